@@ -1,0 +1,61 @@
+#include "core/buffer_ring.hpp"
+
+#include <cerrno>
+#include <sys/mman.h>
+
+namespace ringway::core {
+
+buffer_ring::~buffer_ring() {
+    if (br_ != nullptr) {
+        io_uring_unregister_buf_ring(ring_, group_);
+        munmap(br_, ring_bytes_);
+    }
+    if (base_ != nullptr) munmap(base_, std::size_t(count_) * size_);
+}
+
+int buffer_ring::init(io_uring* ring, std::uint32_t count, std::uint32_t size,
+                      std::uint16_t group) noexcept {
+    if (count == 0 || (count & (count - 1)) != 0 || count > 32768) return -EINVAL;
+    ring_ = ring;
+    count_ = count;
+    size_ = size;
+    group_ = group;
+    ring_bytes_ = count * sizeof(io_uring_buf);
+    void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (r == MAP_FAILED) return -errno;
+    br_ = static_cast<io_uring_buf_ring*>(r);
+    void* b = mmap(nullptr, std::size_t(count) * size, PROT_READ | PROT_WRITE,
+                   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (b == MAP_FAILED) return -errno;
+    base_ = static_cast<char*>(b);
+    io_uring_buf_ring_init(br_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<unsigned long>(br_);
+    reg.ring_entries = count;
+    reg.bgid = group;
+    int rc = io_uring_register_buf_ring(ring, &reg, 0);
+    if (rc < 0) {
+        munmap(br_, ring_bytes_);
+        br_ = nullptr;
+        return rc;
+    }
+    meta_.assign(count, slot{});
+    for (std::uint32_t i = 0; i < count; ++i) recycle(std::uint16_t(i));
+    publish();
+    return 0;
+}
+
+void buffer_ring::recycle(std::uint16_t bid) noexcept {
+    meta_[bid] = slot{};
+    io_uring_buf_ring_add(br_, data(bid), size_, bid, io_uring_buf_ring_mask(count_), pending_);
+    ++pending_;
+    ++free_;
+}
+
+void buffer_ring::publish() noexcept {
+    if (pending_ == 0) return;
+    io_uring_buf_ring_advance(br_, pending_);
+    pending_ = 0;
+}
+
+} // namespace ringway::core

@@ -1,0 +1,63 @@
+// A worker's provided-buffer ring (kernel 5.19): a fixed set of equal buffers
+// the kernel fills on recv. A filled buffer is owned by the session until its
+// send completes; then it is handed back with recycle(). Buffers also carry a
+// `next` link so a session can queue them without any allocation.
+// Owned and used by one worker thread.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace ringway::core {
+
+constexpr std::uint16_t no_buffer = 0xffff;
+
+class buffer_ring {
+public:
+    buffer_ring() = default;
+    ~buffer_ring();
+    buffer_ring(const buffer_ring&) = delete;
+    buffer_ring& operator=(const buffer_ring&) = delete;
+
+    // Maps `count` (power of two, <= 32768) buffers of `size` bytes and
+    // registers them as group `group` on `ring`. Returns 0 or -errno.
+    int init(io_uring* ring, std::uint32_t count, std::uint32_t size, std::uint16_t group) noexcept;
+
+    char* data(std::uint16_t bid) noexcept { return base_ + std::size_t(bid) * size_; }
+    std::uint32_t size() const noexcept { return size_; }
+    std::uint16_t group() const noexcept { return group_; }
+
+    // The kernel handed buffer `bid` to us (a recv completion).
+    void taken() noexcept { --free_; }
+    // Gives a buffer back; visible to the kernel after publish().
+    void recycle(std::uint16_t bid) noexcept;
+    // Makes every recycled buffer visible to the kernel at once (one store).
+    void publish() noexcept;
+    // Buffers the kernel may fill now, plus those recycled but not yet published.
+    std::uint32_t free_count() const noexcept { return free_; }
+    std::uint32_t count() const noexcept { return count_; }
+
+    // Per-buffer queue metadata, used by sessions for their send queues.
+    struct slot {
+        std::uint32_t length = 0; // bytes of data in the buffer
+        std::uint32_t offset = 0; // bytes already sent
+        std::uint16_t next = no_buffer;
+    };
+    slot& meta(std::uint16_t bid) noexcept { return meta_[bid]; }
+
+private:
+    io_uring* ring_ = nullptr;
+    io_uring_buf_ring* br_ = nullptr;
+    char* base_ = nullptr;
+    std::size_t ring_bytes_ = 0;
+    std::uint32_t count_ = 0;
+    std::uint32_t size_ = 0;
+    std::uint32_t free_ = 0;
+    int pending_ = 0;
+    std::uint16_t group_ = 0;
+    std::vector<slot> meta_;
+};
+
+} // namespace ringway::core

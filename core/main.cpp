@@ -1,0 +1,243 @@
+// The ringway daemon: command line, start-up, and the control loop (signals,
+// drain deadline, worker exits) on the control thread's own io_uring.
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config/loader.hpp"
+#include "core/log.hpp"
+#include "core/proxy.hpp"
+#include "core/user_data.hpp"
+
+#ifndef RINGWAY_VERSION
+#define RINGWAY_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace ringway;
+
+constexpr const char* usage_text =
+    "usage: ringway run -c FILE      run in the foreground (systemd Type=notify)\n"
+    "       ringway check -c FILE    validate FILE; exit 0 when valid, 1 when not\n"
+    "       ringway --version        print the version\n"
+    "       ringway --help           this text\n"
+    "options: -c, --config FILE      the TOML configuration\n"
+    "         --log-level LEVEL      debug, info (default), warn, error\n"
+    "signals: SIGTERM/SIGINT drain (stop accepting, finish in-flight connections up to\n"
+    "         runtime.drain_timeout, exit 0); a second one exits at once.\n";
+
+// systemd's readiness protocol, without libsystemd: one datagram to
+// $NOTIFY_SOCKET ("@" means the abstract namespace).
+void sd_notify(const char* state) {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr || path[0] == '\0') return;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::size_t len = std::strlen(path);
+    if (len >= sizeof addr.sun_path) return;
+    std::memcpy(addr.sun_path, path, len);
+    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    ::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+             socklen_t(offsetof(sockaddr_un, sun_path) + len));
+    ::close(fd);
+}
+
+void log_totals(const proxy& p) {
+    proxy_totals t = p.totals();
+    log::info("stats").kv("accepted", t.accepted).kv("active", t.active)
+        .kv("refused_full", t.refused_full).kv("accept_errors", t.accept_errors)
+        .kv("no_server", t.no_server).kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
+        .kv("bytes_from_clients", t.bytes_from_clients).kv("bytes_to_clients", t.bytes_to_clients)
+        .kv("buffer_starved", t.buffer_starved);
+    for (const auto& s : t.servers)
+        log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
+            .kv("connections", s.connections).kv("connect_failures", s.connect_failures)
+            .kv("bytes_to_server", s.bytes_to_server).kv("bytes_from_server", s.bytes_from_server);
+}
+
+// Waits for signals and worker exits on the control thread's own ring.
+int control_loop(proxy& p, const config::root& cfg, int sig_fd) {
+    core::uring ring;
+    core::uring_features plain; // no SINGLE_ISSUER games on the control ring
+    if (int rc = ring.init(8, plain); rc < 0) {
+        log::error("control_ring_failed").kv("error", std::strerror(-rc));
+        return 1;
+    }
+    signalfd_siginfo si{};
+    std::uint64_t finished_count = 0;
+    __kernel_timespec deadline{};
+    auto arm_signal = [&] {
+        io_uring_sqe* sqe = ring.sqe();
+        io_uring_prep_read(sqe, sig_fd, &si, sizeof si, 0);
+        io_uring_sqe_set_data64(sqe, core::encode(core::op_kind::signal, 0, 0));
+    };
+    auto arm_finished = [&] {
+        io_uring_sqe* sqe = ring.sqe();
+        io_uring_prep_read(sqe, p.finished_fd(), &finished_count, sizeof finished_count, 0);
+        io_uring_sqe_set_data64(sqe, core::encode(core::op_kind::wake, 0, 0));
+    };
+    arm_signal();
+    arm_finished();
+    bool draining = false;
+    for (;;) {
+        ring.submit_and_wait(1);
+        io_uring_cqe* cqe = nullptr;
+        while (io_uring_peek_cqe(ring.raw(), &cqe) == 0) {
+            core::tag t = core::decode(cqe->user_data);
+            int res = cqe->res;
+            io_uring_cqe_seen(ring.raw(), cqe);
+            switch (t.kind) {
+            case core::op_kind::signal:
+                if (res != int(sizeof si)) {
+                    arm_signal();
+                    break;
+                }
+                if (si.ssi_signo == SIGHUP) {
+                    log::warn("reload_unsupported").kv("hint", "reload arrives with a later release; restart to apply a new file");
+                    arm_signal();
+                    break;
+                }
+                if (draining) {
+                    log::warn("forced_exit").kv("signal", strsignal(int(si.ssi_signo)));
+                    log_totals(p);
+                    std::_Exit(1);
+                }
+                draining = true;
+                sd_notify("STOPPING=1");
+                log::info("draining").kv("signal", strsignal(int(si.ssi_signo)))
+                    .kv("drain_timeout_ms", std::int64_t(cfg.runtime.drain_timeout.count()));
+                p.drain();
+                {
+                    auto ms = cfg.runtime.drain_timeout.count();
+                    deadline.tv_sec = ms / 1000;
+                    deadline.tv_nsec = (ms % 1000) * 1000000;
+                    io_uring_sqe* sqe = ring.sqe();
+                    io_uring_prep_timeout(sqe, &deadline, 0, 0);
+                    io_uring_sqe_set_data64(sqe, core::encode(core::op_kind::drain_deadline, 0, 0));
+                }
+                arm_signal();
+                break;
+            case core::op_kind::drain_deadline:
+                log::warn("drain_timeout").kv("action", "closing remaining connections")
+                    .kv("active", p.totals().active);
+                p.stop();
+                break;
+            case core::op_kind::wake:
+                if (p.finished()) {
+                    p.wait(std::chrono::seconds(5));
+                    log_totals(p);
+                    log::info("stopped");
+                    return draining ? 0 : 1;
+                }
+                arm_finished();
+                break;
+            default: break;
+            }
+        }
+    }
+}
+
+int run(const std::string& path) {
+    auto loaded = config::load_file(path);
+    if (auto* err = std::get_if<config::load_error>(&loaded)) {
+        std::fprintf(stderr, "%s\n", err->message.c_str());
+        return 1;
+    }
+    const config::root& cfg = std::get<config::root>(loaded);
+
+    // Signals are taken by the control loop only: block them before any
+    // worker thread exists so every thread inherits the mask.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sig_fd < 0) {
+        std::fprintf(stderr, "ringway: signalfd: %s\n", std::strerror(errno));
+        return 1;
+    }
+
+    std::string why;
+    auto p = proxy::start(cfg, &why);
+    if (!p) {
+        log::error("start_failed").kv("config", path).kv("error", why);
+        std::fprintf(stderr, "ringway: %s\n", why.c_str());
+        return 1;
+    }
+    for (const auto& b : p->addresses())
+        log::info("listening").kv("listener", cfg.listeners[b.listener].name)
+            .kv("address", b.address.to_string());
+    const auto& f = p->features();
+    log::info("ready").kv("version", RINGWAY_VERSION).kv("workers", p->workers())
+        .kv("kernel", f.kernel).kv("multishot_recv", f.multishot_recv)
+        .kv("defer_taskrun", f.defer_taskrun).kv("pid", std::int64_t(getpid()));
+    sd_notify("READY=1");
+    int rc = control_loop(*p, cfg, sig_fd);
+    p.reset();
+    ::close(sig_fd);
+    return rc;
+}
+
+int check(const std::string& path) {
+    auto loaded = config::load_file(path);
+    if (auto* err = std::get_if<config::load_error>(&loaded)) {
+        std::fprintf(stderr, "%s\n", err->message.c_str());
+        return 1;
+    }
+    std::printf("%s: ok\n", path.c_str());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string command;
+    std::string path;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "--version" || a == "-V") {
+            std::printf("ringway %s\n", RINGWAY_VERSION);
+            return 0;
+        }
+        if (a == "--help" || a == "-h") {
+            std::fputs(usage_text, stdout);
+            return 0;
+        }
+        if ((a == "-c" || a == "--config") && i + 1 < argc) {
+            path = argv[++i];
+        } else if (a == "--log-level" && i + 1 < argc) {
+            std::string_view l = argv[++i];
+            if (l == "debug") log::set_min_level(log::level::debug);
+            else if (l == "info") log::set_min_level(log::level::info);
+            else if (l == "warn") log::set_min_level(log::level::warn);
+            else if (l == "error") log::set_min_level(log::level::error);
+            else {
+                std::fprintf(stderr, "ringway: unknown log level '%s'\n%s", argv[i], usage_text);
+                return 2;
+            }
+        } else if (command.empty() && (a == "run" || a == "check")) {
+            command = a;
+        } else {
+            std::fprintf(stderr, "ringway: unexpected argument '%s'\n%s", argv[i], usage_text);
+            return 2;
+        }
+    }
+    if (command.empty() || path.empty()) {
+        std::fputs(usage_text, stderr);
+        return 2;
+    }
+    return command == "run" ? run(path) : check(path);
+}

@@ -1,0 +1,180 @@
+#include "core/proxy.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+
+namespace ringway {
+namespace {
+
+// CPUs this process may run on (respects taskset and cgroup cpusets).
+std::vector<int> allowed_cpus() {
+    std::vector<int> cpus;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int i = 0; i < CPU_SETSIZE; ++i)
+            if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    if (cpus.empty()) cpus.push_back(0);
+    return cpus;
+}
+
+// Sessions hold two descriptors each: make room for max_connections if the
+// hard limit allows, and say so when it does not.
+void raise_fd_limit(std::uint64_t wanted) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < wanted) {
+        rlimit want = rl;
+        want.rlim_cur = std::min<rlim_t>(rl.rlim_max, wanted);
+        setrlimit(RLIMIT_NOFILE, &want);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < wanted)
+        log::warn("fd_limit_low").kv("limit", std::uint64_t(rl.rlim_cur)).kv("wanted", wanted)
+            .kv("hint", "raise LimitNOFILE or lower runtime.max_connections");
+}
+
+} // namespace
+
+std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
+    std::unique_ptr<proxy> p(new proxy());
+    if (!core::probe_features(&p->features_, why)) return nullptr;
+    p->config_ = std::make_shared<const config::root>(cfg);
+
+    std::vector<int> cpus = allowed_cpus();
+    unsigned n = cfg.runtime.workers != 0 ? cfg.runtime.workers : unsigned(cpus.size());
+    std::uint32_t per_worker = (cfg.runtime.max_connections + n - 1) / n;
+    raise_fd_limit(std::uint64_t(cfg.runtime.max_connections) * 2 + 64 + n * 16);
+
+    std::vector<std::vector<core::listen_socket>> fds;
+    if (!core::open_listen_sockets(*p->config_, n, &fds, &p->bound_, why)) return nullptr;
+
+    p->finished_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->finished_fd_ < 0) {
+        *why = std::string("eventfd: ") + std::strerror(errno);
+        return nullptr;
+    }
+    for (unsigned i = 0; i < n; ++i)
+        p->workers_.push_back(std::make_unique<core::worker>(i, p->config_, p->features_,
+                                                             std::move(fds[i]), per_worker));
+
+    // Each worker sets up its own ring on its own thread (SINGLE_ISSUER) and
+    // reports back before any of them serves.
+    std::vector<std::promise<std::string>> ready(n);
+    std::vector<std::future<std::string>> results;
+    for (auto& r : ready) results.push_back(r.get_future());
+    int fin_fd = p->finished_fd_;
+    for (unsigned i = 0; i < n; ++i) {
+        core::worker* w = p->workers_[i].get();
+        int cpu = cpus[i % cpus.size()];
+        std::promise<std::string>* promise = &ready[i];
+        p->threads_.emplace_back([w, cpu, promise, fin_fd] {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+            char name[16];
+            snprintf(name, sizeof name, "ringway-w%u", w->index());
+            pthread_setname_np(pthread_self(), name);
+            std::string err;
+            bool ok = w->init(&err) == 0;
+            promise->set_value(err);
+            if (ok) w->run();
+            else w->finished.store(true);
+            std::uint64_t one = 1;
+            ssize_t wr = ::write(fin_fd, &one, sizeof one);
+            (void)wr;
+        });
+    }
+    std::string first_error;
+    for (unsigned i = 0; i < n; ++i) {
+        std::string err = results[i].get();
+        if (!err.empty() && first_error.empty()) first_error = "worker " + std::to_string(i) + ": " + err;
+    }
+    if (!first_error.empty()) {
+        *why = first_error;
+        return nullptr; // ~proxy stops and joins the others
+    }
+    return p;
+}
+
+proxy::~proxy() {
+    stop();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    if (finished_fd_ >= 0) ::close(finished_fd_);
+}
+
+void proxy::drain() noexcept {
+    for (auto& w : workers_) w->command(core::worker_command::drain);
+}
+
+void proxy::stop() noexcept {
+    for (auto& w : workers_)
+        if (!w->finished.load()) w->command(core::worker_command::stop);
+}
+
+bool proxy::finished() const noexcept {
+    for (auto& w : workers_)
+        if (!w->finished.load(std::memory_order_acquire)) return false;
+    return true;
+}
+
+bool proxy::wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!finished()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd pfd{finished_fd_, POLLIN, 0};
+        if (::poll(&pfd, 1, int(std::min<long long>(left.count(), 100))) > 0) {
+            std::uint64_t v;
+            ssize_t rd = ::read(finished_fd_, &v, sizeof v);
+            (void)rd;
+        }
+    }
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    return true;
+}
+
+proxy_totals proxy::totals() const {
+    proxy_totals t;
+    for (const auto& [name, pool] : config_->pools)
+        for (const auto& s : pool.servers) t.servers.push_back({name, s.addr.text});
+    for (const auto& w : workers_) {
+        const auto& s = w->stats();
+        t.accepted += s.accepted.get();
+        t.active += s.active.get();
+        t.refused_full += s.refused_full.get();
+        t.accept_errors += s.accept_errors.get();
+        t.no_server += s.no_server.get();
+        t.idle_timeouts += s.idle_timeouts.get();
+        t.resets += s.resets.get();
+        t.bytes_from_clients += s.bytes_from_clients.get();
+        t.bytes_to_clients += s.bytes_to_clients.get();
+        t.buffer_starved += s.buffer_starved.get();
+        std::size_t k = 0;
+        for (const auto& pool : w->pools())
+            for (const auto& srv : pool->servers()) {
+                server_totals& st = t.servers[k++];
+                st.connections += srv.stats.connections.get();
+                st.connect_failures += srv.stats.connect_failures.get();
+                st.active += srv.stats.active.get();
+                st.bytes_to_server += srv.stats.bytes_to_server.get();
+                st.bytes_from_server += srv.stats.bytes_from_server.get();
+            }
+    }
+    return t;
+}
+
+} // namespace ringway

@@ -1,0 +1,356 @@
+// The L4 session: accept → pick a server → connect (linked timeout, retries)
+// → relay both ways through the worker's provided buffers, with backpressure,
+// half-close and idle timeout → close.
+//
+// Invariants:
+// - A buffer received from one side is queued, unchanged, on the other side's
+//   out queue and recycled when its last byte has been sent (no copy).
+// - At most one sendmsg per direction is in flight, so bytes keep their order.
+// - A side stops being read while its peer's queue holds high_water_ bytes or
+//   more; it is read again once the queue falls to half of that.
+// - A closing session frees its slot only when no operation of it is
+//   outstanding (session_half::recv_armed/send_inflight, connect_pending,
+//   timeouts_pending); the generation then changes, so late completions for
+//   the old occupant are recognised as stale.
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "core/worker.hpp"
+
+namespace ringway::core {
+namespace {
+
+void set_nodelay(int fd) noexcept {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+bool is_inet(int family) noexcept { return family == AF_INET || family == AF_INET6; }
+
+} // namespace
+
+void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
+    std::uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    tcp_session& s = sessions_[slot];
+    std::uint32_t gen = s.generation;
+    s = tcp_session{};
+    s.generation = gen;
+    s.idle_timer.owner = slot;
+    s.state = session_state::connecting;
+    s.client.fd = client_fd;
+    s.listener = listener;
+    s.pool = listener_pool_[listener];
+    s.last_activity_ms = now_ms_;
+    stats_.active.add();
+    const auto& pool_cfg = s.pool->config();
+    auto ms = pool_cfg.connect_timeout.count();
+    s.connect_ts.tv_sec = ms / 1000;
+    s.connect_ts.tv_nsec = (ms % 1000) * 1000000;
+    set_nodelay(client_fd);
+    session_connect(s);
+}
+
+void worker::session_connect(tcp_session& s) noexcept {
+    int idx = s.pool->pick(s.tried, now_ms_);
+    std::uint32_t attempts_allowed = s.pool->config().retries + 1;
+    if (idx < 0 || s.tried.count >= attempts_allowed) {
+        stats_.no_server.add();
+        session_close(s, false);
+        return;
+    }
+    s.tried.add(std::uint32_t(idx));
+    s.server_index = idx;
+    const config::server& srv = *s.pool->servers()[std::size_t(idx)].config;
+    int fd = ::socket(srv.addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        // EMFILE/ENFILE: no descriptor for the server side; give up on this client.
+        stats_.accept_errors.add();
+        session_close(s, false);
+        return;
+    }
+    if (is_inet(srv.addr.family())) set_nodelay(fd);
+    s.server.fd = fd;
+    // The connect and its linked timeout must be consecutive in one submission.
+    if (io_uring_sq_space_left(ring_.raw()) < 2) io_uring_submit(ring_.raw());
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&srv.addr.storage),
+                          srv.addr.length);                                // 5.5
+    io_uring_sqe_set_data64(sqe, ud(op_kind::connect, s));
+    sqe->flags |= IOSQE_IO_LINK;
+    sqe = ring_.sqe();
+    io_uring_prep_link_timeout(sqe, &s.connect_ts, 0);                      // 5.5
+    io_uring_sqe_set_data64(sqe, ud(op_kind::connect_timeout, s));
+    s.connect_pending = true;
+    ++s.timeouts_pending;
+}
+
+void worker::on_connect_timeout(tcp_session& s) noexcept {
+    --s.timeouts_pending;
+    maybe_reap(s);
+}
+
+void worker::on_connect(tcp_session& s, int res) noexcept {
+    s.connect_pending = false;
+    if (s.state == session_state::closing) {
+        maybe_reap(s);
+        return;
+    }
+    server_state& srv = s.pool->servers()[std::size_t(s.server_index)];
+    if (res < 0) {
+        // -ECANCELED: the linked timeout fired first.
+        srv.stats.connect_failures.add();
+        srv.last_failure_ms = now_ms_;
+        ::close(s.server.fd);
+        s.server.fd = -1;
+        session_connect(s);
+        return;
+    }
+    srv.stats.connections.add();
+    srv.stats.active.add();
+    s.counted_active = true;
+    s.state = session_state::relaying;
+    s.last_activity_ms = now_ms_;
+    arm_recv(s, true);
+    arm_recv(s, false);
+    auto idle = config_->listeners[s.listener].idle_timeout.count();
+    if (idle > 0) wheel_.schedule(&s.idle_timer, now_ms_ + idle);
+}
+
+void worker::arm_recv(tcp_session& s, bool client_side) noexcept {
+    session_half& h = client_side ? s.client : s.server;
+    if (h.recv_armed || h.eof || h.paused || h.starved || s.state != session_state::relaying)
+        return;
+    io_uring_sqe* sqe = ring_.sqe();
+    if (features_.multishot_recv)
+        io_uring_prep_recv_multishot(sqe, h.fd, nullptr, 0, 0); // 6.0
+    else
+        io_uring_prep_recv(sqe, h.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;                           // buffer ring: 5.19
+    sqe->buf_group = buffers_.group();
+    io_uring_sqe_set_data64(sqe, ud(client_side ? op_kind::recv_client : op_kind::recv_server, s));
+    h.recv_armed = true;
+}
+
+void worker::on_recv(tcp_session& s, bool from_client, int res, std::uint32_t flags) noexcept {
+    session_half& src = from_client ? s.client : s.server;
+    session_half& dst = from_client ? s.server : s.client;
+    if ((flags & IORING_CQE_F_MORE) == 0) src.recv_armed = false;
+
+    if (res > 0) {
+        auto bid = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+        buffers_.taken();
+        if (s.state != session_state::relaying) {
+            buffers_.recycle(bid);
+            maybe_reap(s);
+            return;
+        }
+        s.last_activity_ms = now_ms_;
+        if (from_client) {
+            stats_.bytes_from_clients.add(std::uint64_t(res));
+            s.pool->servers()[std::size_t(s.server_index)].stats.bytes_to_server.add(std::uint64_t(res));
+        } else {
+            s.pool->servers()[std::size_t(s.server_index)].stats.bytes_from_server.add(std::uint64_t(res));
+        }
+        auto& m = buffers_.meta(bid);
+        m.length = std::uint32_t(res);
+        m.offset = 0;
+        m.next = no_buffer;
+        if (dst.out_tail == no_buffer) dst.out_head = bid;
+        else buffers_.meta(dst.out_tail).next = bid;
+        dst.out_tail = bid;
+        dst.out_bytes += std::uint32_t(res);
+        flush(s, !from_client);
+        if (dst.out_bytes >= high_water_ && !src.paused) {
+            // Backpressure: stop reading this side until its peer catches up.
+            src.paused = true;
+            if (src.recv_armed) {
+                io_uring_sqe* sqe = ring_.sqe();
+                io_uring_prep_cancel64(sqe, ud(from_client ? op_kind::recv_client : op_kind::recv_server, s), 0);
+                io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+            }
+        }
+        if (!src.recv_armed) arm_recv(s, from_client); // single-shot, or multishot ended
+        return;
+    }
+    if (s.state != session_state::relaying) {
+        maybe_reap(s);
+        return;
+    }
+    if (res == 0) {
+        // FIN from this side: pass it on once everything before it is sent.
+        src.eof = true;
+        pass_fin(s, !from_client);
+        return;
+    }
+    if (res == -ENOBUFS) {
+        // The buffer ring is empty: wait for a recycled buffer, then re-arm.
+        stats_.buffer_starved.add();
+        src.starved = true;
+        starved_.push_back((std::uint64_t(s.generation) << 33) | (std::uint64_t(slot_of(s)) << 1) |
+                           (from_client ? 1u : 0u));
+        return;
+    }
+    if (res == -ECANCELED) {
+        // Our own backpressure cancel; resumed meanwhile? then read again.
+        arm_recv(s, from_client);
+        return;
+    }
+    // ECONNRESET and other errors: reset both sides.
+    stats_.resets.add();
+    session_close(s, true);
+}
+
+void worker::flush(tcp_session& s, bool to_client) noexcept {
+    session_half& h = to_client ? s.client : s.server;
+    if (h.send_inflight || h.out_head == no_buffer) return;
+    unsigned n = 0;
+    for (std::uint16_t bid = h.out_head; bid != no_buffer && n < std::size(h.iov);
+         bid = buffers_.meta(bid).next) {
+        const auto& m = buffers_.meta(bid);
+        h.iov[n].iov_base = buffers_.data(bid) + m.offset;
+        h.iov[n].iov_len = m.length - m.offset;
+        ++n;
+    }
+    h.msg = msghdr{};
+    h.msg.msg_iov = h.iov;
+    h.msg.msg_iovlen = n;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_sendmsg(sqe, h.fd, &h.msg, MSG_NOSIGNAL); // 5.3
+    io_uring_sqe_set_data64(sqe, ud(to_client ? op_kind::send_client : op_kind::send_server, s));
+    h.send_inflight = true;
+}
+
+void worker::on_send(tcp_session& s, bool to_client, int res) noexcept {
+    session_half& dst = to_client ? s.client : s.server;
+    session_half& src = to_client ? s.server : s.client;
+    dst.send_inflight = false;
+    if (s.state != session_state::relaying) {
+        maybe_reap(s);
+        return;
+    }
+    if (res < 0) {
+        // EPIPE, ECONNRESET: the receiver is gone; reset the other side too.
+        stats_.resets.add();
+        session_close(s, true);
+        return;
+    }
+    auto left = std::uint32_t(res);
+    dst.out_bytes -= left;
+    if (to_client) stats_.bytes_to_clients.add(left);
+    while (left > 0 && dst.out_head != no_buffer) {
+        auto& m = buffers_.meta(dst.out_head);
+        std::uint32_t take = std::min(left, m.length - m.offset);
+        m.offset += take;
+        left -= take;
+        if (m.offset == m.length) {
+            std::uint16_t done = dst.out_head;
+            dst.out_head = m.next;
+            if (dst.out_head == no_buffer) dst.out_tail = no_buffer;
+            buffers_.recycle(done);
+        }
+    }
+    s.last_activity_ms = now_ms_;
+    flush(s, to_client);
+    if (src.paused && dst.out_bytes <= high_water_ / 2) {
+        src.paused = false;
+        arm_recv(s, !to_client);
+    }
+    if (src.eof) pass_fin(s, to_client);
+}
+
+void worker::pass_fin(tcp_session& s, bool to_client) noexcept {
+    session_half& dst = to_client ? s.client : s.server;
+    if (dst.shut || dst.send_inflight || dst.out_head != no_buffer) return;
+    ::shutdown(dst.fd, SHUT_WR);
+    dst.shut = true;
+    if (s.client.shut && s.server.shut) session_close(s, false);
+}
+
+void worker::on_idle(tcp_session& s) noexcept {
+    if (s.state != session_state::relaying) return;
+    auto idle = config_->listeners[s.listener].idle_timeout.count();
+    if (now_ms_ - s.last_activity_ms >= idle) {
+        stats_.idle_timeouts.add();
+        session_close(s, false);
+    } else {
+        wheel_.schedule(&s.idle_timer, s.last_activity_ms + idle);
+    }
+}
+
+void worker::session_close(tcp_session& s, bool reset) noexcept {
+    if (s.state == session_state::closing || s.state == session_state::free) return;
+    s.state = session_state::closing;
+    s.reset = reset;
+    wheel_.cancel(&s.idle_timer);
+    auto cancel = [this](std::uint64_t user_data) {
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_cancel64(sqe, user_data, 0); // 5.5
+        io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+    };
+    if (s.connect_pending) cancel(ud(op_kind::connect, s));
+    if (s.client.recv_armed) cancel(ud(op_kind::recv_client, s));
+    if (s.server.recv_armed) cancel(ud(op_kind::recv_server, s));
+    if (s.client.send_inflight) cancel(ud(op_kind::send_client, s));
+    if (s.server.send_inflight) cancel(ud(op_kind::send_server, s));
+    maybe_reap(s);
+}
+
+void worker::maybe_reap(tcp_session& s) noexcept {
+    if (s.state != session_state::closing || s.reap_queued) return;
+    if (s.connect_pending || s.timeouts_pending > 0 || s.client.recv_armed ||
+        s.server.recv_armed || s.client.send_inflight || s.server.send_inflight)
+        return;
+    s.reap_queued = true;
+    reap_.push_back(slot_of(s));
+}
+
+void worker::session_free(tcp_session& s) noexcept {
+    for (session_half* h : {&s.client, &s.server}) {
+        for (std::uint16_t bid = h->out_head; bid != no_buffer;) {
+            std::uint16_t next = buffers_.meta(bid).next;
+            buffers_.recycle(bid);
+            bid = next;
+        }
+        h->out_head = h->out_tail = no_buffer;
+        if (h->fd >= 0) {
+            if (s.reset) {
+                linger lg{1, 0}; // close with RST: a reset is passed on as a reset
+                setsockopt(h->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            }
+            ::close(h->fd);
+            h->fd = -1;
+        }
+    }
+    if (s.counted_active) s.pool->servers()[std::size_t(s.server_index)].stats.active.sub();
+    s.state = session_state::free;
+    s.generation = (s.generation + 1) & generation_mask;
+    free_slots_.push_back(slot_of(s));
+    stats_.active.sub();
+}
+
+void worker::rearm_starved() noexcept {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < starved_.size(); ++i) {
+        std::uint64_t e = starved_[i];
+        auto slot = std::uint32_t((e >> 1) & 0xffffffffu);
+        auto gen = std::uint32_t(e >> 33);
+        bool client_side = (e & 1) != 0;
+        tcp_session& s = sessions_[slot];
+        if (s.generation != gen || s.state != session_state::relaying) continue;
+        if (buffers_.free_count() == 0) {
+            starved_[kept++] = e;
+            continue;
+        }
+        (client_side ? s.client : s.server).starved = false;
+        arm_recv(s, client_side);
+    }
+    starved_.resize(kept);
+}
+
+} // namespace ringway::core

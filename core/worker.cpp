@@ -1,0 +1,283 @@
+#include "core/worker.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.hpp"
+
+namespace ringway::core {
+
+std::int64_t monotonic_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const uring_features& f,
+               std::vector<listen_socket> listen_fds, std::uint32_t max_sessions)
+    : index_(index), config_(std::move(cfg)), features_(f), wheel_(monotonic_ms()),
+      listen_(std::move(listen_fds)), sessions_(max_sessions) {
+    for (const auto& [name, p] : config_->pools) pools_.push_back(std::make_unique<pool_state>(p));
+    for (const auto& l : config_->listeners) {
+        pool_state* match = nullptr;
+        for (auto& p : pools_)
+            if (p->config().name == l.pool) match = p.get();
+        listener_pool_.push_back(match);
+    }
+    free_slots_.reserve(max_sessions);
+    for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
+    reap_.reserve(max_sessions);
+    starved_.reserve(std::size_t(max_sessions) * 2);
+    // Enough queued bytes per direction to keep a fast path streaming, small
+    // enough that a slow reader holds only a few buffers.
+    high_water_ = 4 * config_->runtime.buffer_size;
+}
+
+worker::~worker() {
+    for (auto& l : listen_)
+        if (l.fd >= 0) ::close(l.fd);
+    for (auto& s : sessions_) {
+        if (s.client.fd >= 0) ::close(s.client.fd);
+        if (s.server.fd >= 0) ::close(s.server.fd);
+    }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+int worker::init(std::string* why) noexcept {
+    unsigned entries = 1024;
+    int rc = ring_.init(entries, features_);
+    if (rc < 0) {
+        *why = std::string("io_uring set-up failed: ") + std::strerror(-rc);
+        return rc;
+    }
+    rc = buffers_.init(ring_.raw(), config_->runtime.buffers, config_->runtime.buffer_size, 0);
+    if (rc < 0) {
+        *why = std::string("provided-buffer ring set-up failed: ") + std::strerror(-rc);
+        return rc;
+    }
+    wake_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+        *why = std::string("eventfd: ") + std::strerror(errno);
+        return -errno;
+    }
+    return 0;
+}
+
+void worker::command(worker_command c) noexcept {
+    int cur = command_.load(std::memory_order_relaxed);
+    // A stop overrides a drain, never the other way round.
+    while (int(c) > cur && !command_.compare_exchange_weak(cur, int(c))) {
+    }
+    std::uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    (void)n;
+}
+
+void worker::arm_wake() noexcept {
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+    io_uring_sqe_set_data64(sqe, encode(op_kind::wake, 0, 0));
+    wake_armed_ = true;
+}
+
+void worker::on_wake() noexcept {
+    wake_armed_ = false;
+    auto c = worker_command(command_.load(std::memory_order_acquire));
+    if (c >= worker_command::drain && !draining_) {
+        draining_ = true;
+        stop_listening();
+    }
+    if (c == worker_command::stop && !stopping_) {
+        stopping_ = true;
+        for (auto& s : sessions_)
+            if (s.state == session_state::connecting || s.state == session_state::relaying)
+                session_close(s, true);
+    }
+    if (!stopping_) arm_wake();
+}
+
+void worker::stop_listening() noexcept {
+    for (auto& l : listen_) {
+        if (l.fd < 0) continue;
+        if (l.armed) {
+            io_uring_sqe* sqe = ring_.sqe();
+            io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
+            io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+        }
+        // The ring holds its own reference until the accept ends; the socket
+        // leaves the SO_REUSEPORT group when both are gone.
+        ::close(l.fd);
+        l.fd = -1;
+    }
+}
+
+void worker::arm_accept(listen_socket& l) noexcept {
+    if (l.fd < 0 || l.armed || l.backoff || accept_paused_ || draining_) return;
+    std::uint32_t idx = std::uint32_t(&l - listen_.data());
+    io_uring_sqe* sqe = ring_.sqe();
+    if (features_.multishot_accept)
+        io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.19
+    else
+        io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.5
+    io_uring_sqe_set_data64(sqe, encode(op_kind::accept, 0, idx));
+    l.armed = true;
+}
+
+void worker::pause_accepting() noexcept {
+    if (accept_paused_) return;
+    accept_paused_ = true;
+    for (auto& l : listen_) {
+        if (!l.armed || l.fd < 0) continue;
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
+        io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+    }
+}
+
+void worker::resume_accepting() noexcept {
+    if (!accept_paused_) return;
+    accept_paused_ = false;
+    for (auto& l : listen_) arm_accept(l);
+}
+
+void worker::on_accept(std::uint32_t idx, int res, std::uint32_t flags) noexcept {
+    listen_socket& l = listen_[idx];
+    if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
+    if (res >= 0) {
+        if (draining_ || free_slots_.empty()) {
+            // Raced with a pause: the slab is full (max_connections).
+            stats_.refused_full.add();
+            ::close(res);
+        } else {
+            stats_.accepted.add();
+            session_start(res, l.listener);
+            if (free_slots_.empty()) pause_accepting();
+        }
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        // Out of descriptors or memory: keep serving what we have and try
+        // again in 100 ms rather than spin on a failing accept.
+        stats_.accept_errors.add();
+        if (now_ms_ - last_accept_error_log_ms_ >= 1000) {
+            last_accept_error_log_ms_ = now_ms_;
+            log::warn("accept_failed").kv("worker", index_).kv("error", std::strerror(-res))
+                .kv("action", "backing off 100ms").kv("total", stats_.accept_errors.get());
+        }
+        if (l.armed) {
+            // Multishot accept ends on error anyway; cancel for kernels that keep it.
+            io_uring_sqe* sqe = ring_.sqe();
+            io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, idx), 0);
+            io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+        }
+        if (!l.backoff) {
+            l.backoff = true;
+            io_uring_sqe* sqe = ring_.sqe();
+            io_uring_prep_timeout(sqe, &l.backoff_ts, 0, 0);
+            io_uring_sqe_set_data64(sqe, encode(op_kind::accept_backoff, 0, idx));
+        }
+        return;
+    }
+    // -ECANCELED (pause/drain), -ECONNABORTED, -EINTR: re-arm if we still accept.
+    if (!l.armed) arm_accept(l);
+}
+
+void worker::on_accept_backoff(std::uint32_t idx) noexcept {
+    listen_[idx].backoff = false;
+    arm_accept(listen_[idx]);
+}
+
+void worker::arm_tick() noexcept {
+    std::int64_t wait = wheel_.next_wait_ms(now_ms_);
+    if (wait < 0) return;
+    std::int64_t deadline = now_ms_ + wait;
+    if (tick_armed_ && tick_deadline_ms_ <= deadline) return;
+    if (tick_armed_) {
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_timeout_remove(sqe, encode(op_kind::tick, 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+    }
+    tick_ts_.tv_sec = wait / 1000;
+    tick_ts_.tv_nsec = (wait % 1000) * 1000000 + 1000000; // round past the tick edge
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
+    io_uring_sqe_set_data64(sqe, encode(op_kind::tick, 0, 0));
+    tick_armed_ = true;
+    tick_deadline_ms_ = deadline;
+}
+
+void worker::dispatch(io_uring_cqe* cqe) noexcept {
+    tag t = decode(cqe->user_data);
+    switch (t.kind) {
+    case op_kind::ignore: return;
+    case op_kind::accept: on_accept(t.slot, cqe->res, cqe->flags); return;
+    case op_kind::accept_backoff: on_accept_backoff(t.slot); return;
+    case op_kind::wake: on_wake(); return;
+    case op_kind::tick:
+        // -ECANCELED when replaced by an earlier tick; that one is armed already.
+        if (cqe->res != -ECANCELED) tick_armed_ = false;
+        return;
+    case op_kind::signal:
+    case op_kind::drain_deadline: return; // control thread only
+    default: break;
+    }
+    if (t.slot >= sessions_.size()) return;
+    tcp_session& s = sessions_[t.slot];
+    if ((s.generation & generation_mask) != t.generation || s.state == session_state::free) {
+        // A stale completion for a slot reused since: nothing to do, except
+        // handing back a buffer the kernel filled for it.
+        if (cqe->flags & IORING_CQE_F_BUFFER) {
+            buffers_.taken();
+            buffers_.recycle(std::uint16_t(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        }
+        return;
+    }
+    switch (t.kind) {
+    case op_kind::connect: on_connect(s, cqe->res); break;
+    case op_kind::connect_timeout: on_connect_timeout(s); break;
+    case op_kind::recv_client: on_recv(s, true, cqe->res, cqe->flags); break;
+    case op_kind::recv_server: on_recv(s, false, cqe->res, cqe->flags); break;
+    case op_kind::send_client: on_send(s, true, cqe->res); break;
+    case op_kind::send_server: on_send(s, false, cqe->res); break;
+    default: break;
+    }
+}
+
+void worker::after_batch() noexcept {
+    buffers_.publish();
+    rearm_starved();
+    wheel_.advance(now_ms_, [this](timer_node* n) { on_idle(sessions_[n->owner]); });
+    for (std::uint32_t slot : reap_) session_free(sessions_[slot]);
+    reap_.clear();
+    if (accept_paused_ && !free_slots_.empty()) resume_accepting();
+    buffers_.publish();
+    if (draining_ && stats_.active.get() == 0) exit_ = true;
+}
+
+void worker::run() noexcept {
+    now_ms_ = monotonic_ms();
+    arm_wake();
+    for (auto& l : listen_) arm_accept(l);
+    while (!exit_) {
+        arm_tick();
+        int rc = ring_.submit_and_wait(1);
+        if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
+            log::error("ring_failed").kv("worker", index_).kv("error", std::strerror(-rc));
+            break;
+        }
+        now_ms_ = monotonic_ms();
+        unsigned seen = 0;
+        unsigned head;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(ring_.raw(), head, cqe) {
+            dispatch(cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(ring_.raw(), seen);
+        after_batch();
+    }
+    finished.store(true, std::memory_order_release);
+}
+
+} // namespace ringway::core

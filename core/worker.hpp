@@ -1,0 +1,185 @@
+// A worker: one thread, one io_uring, and everything its connections need —
+// the session slab, the provided-buffer ring, the timer wheel and per-worker
+// pool state. Nothing here is touched by another thread except the command
+// word (set by the control thread, then the wake eventfd is written) and the
+// counters (read by anyone, relaxed).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/buffer_ring.hpp"
+#include "core/counter.hpp"
+#include "core/timer_wheel.hpp"
+#include "core/upstream.hpp"
+#include "core/uring.hpp"
+#include "core/user_data.hpp"
+
+namespace ringway::core {
+
+// A listening socket handed to this worker (its own SO_REUSEPORT socket).
+struct listen_socket {
+    int fd = -1;
+    std::uint32_t listener = 0;   // index into config::root::listeners
+    bool armed = false;           // an accept is outstanding
+    bool backoff = false;         // waiting out EMFILE/ENFILE before re-arming
+    __kernel_timespec backoff_ts{0, 100 * 1000 * 1000};
+};
+
+// Process-wide counters of one worker.
+struct worker_stats {
+    counter accepted;
+    counter active;                // sessions in the slab now
+    counter refused_full;          // accepted while the slab was full: closed at once
+    counter accept_errors;         // EMFILE, ENFILE, ENOMEM... (accepting backs off)
+    counter no_server;             // every server tried failed: client closed
+    counter idle_timeouts;
+    counter resets;                // a side reset or failed: both closed
+    counter bytes_from_clients;
+    counter bytes_to_clients;
+    counter buffer_starved;        // recv found the buffer ring empty (-ENOBUFS)
+};
+
+enum class session_state : std::uint8_t { free, connecting, relaying, closing };
+
+// One socket of a session, and the queue of buffers waiting to be sent to it.
+struct session_half {
+    int fd = -1;
+    std::uint16_t out_head = no_buffer;  // buffers (linked through buffer_ring::meta)
+    std::uint16_t out_tail = no_buffer;
+    std::uint32_t out_bytes = 0;         // queued, not yet sent
+    bool recv_armed = false;             // a recv is outstanding
+    bool send_inflight = false;          // a sendmsg is outstanding
+    bool eof = false;                    // this side sent FIN
+    bool shut = false;                   // we sent FIN to this side
+    bool paused = false;                 // reading stopped: the peer's queue is full
+    bool starved = false;                // waiting for free buffers to re-arm recv
+    msghdr msg{};
+    iovec iov[8];
+};
+
+// A client connection and its server connection: the L4 state machine lives
+// in tcp_session.cpp. Embedded in the slab; no allocation per connection.
+struct tcp_session {
+    session_state state = session_state::free;
+    std::uint32_t generation = 0;
+    session_half client;
+    session_half server;
+    std::uint32_t listener = 0;       // index into the worker's config listeners
+    pool_state* pool = nullptr;
+    int server_index = -1;            // into pool->servers()
+    tried_set tried;
+    bool connect_pending = false;
+    std::uint8_t timeouts_pending = 0; // link timeouts not yet completed
+    bool counted_active = false;       // server_stats::active was incremented
+    bool reset = false;                // close with RST (SO_LINGER 0)
+    bool reap_queued = false;
+    std::int64_t last_activity_ms = 0;
+    timer_node idle_timer;
+    __kernel_timespec connect_ts{};
+};
+
+// Commands from the control thread.
+enum class worker_command : int { none = 0, drain = 1, stop = 2 };
+
+class worker {
+public:
+    // `index` names the worker in logs; `listen_fds` become owned by it.
+    worker(unsigned index, std::shared_ptr<const config::root> cfg, const uring_features& f,
+           std::vector<listen_socket> listen_fds, std::uint32_t max_sessions);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    // Sets up the ring and buffers. Called on the worker's own thread (the
+    // ring is SINGLE_ISSUER). Returns 0 or -errno with *why set.
+    int init(std::string* why) noexcept;
+    // Runs until drained or stopped. Worker thread.
+    void run() noexcept;
+
+    // Control thread: ask the worker to drain or stop; wakes it.
+    void command(worker_command c) noexcept;
+
+    const worker_stats& stats() const noexcept { return stats_; }
+    const std::vector<std::unique_ptr<pool_state>>& pools() const noexcept { return pools_; }
+    unsigned index() const noexcept { return index_; }
+    // Written once by the worker when run() returns; read by the control thread.
+    std::atomic<bool> finished{false};
+
+private:
+    // worker.cpp: the loop, accepting, commands, timers.
+    void dispatch(io_uring_cqe* cqe) noexcept;
+    void arm_accept(listen_socket& l) noexcept;
+    void on_accept(std::uint32_t idx, int res, std::uint32_t flags) noexcept;
+    void on_accept_backoff(std::uint32_t idx) noexcept;
+    void pause_accepting() noexcept;
+    void resume_accepting() noexcept;
+    void arm_wake() noexcept;
+    void on_wake() noexcept;
+    void stop_listening() noexcept;
+    void after_batch() noexcept;
+    void arm_tick() noexcept;
+
+    // tcp_session.cpp: the L4 session.
+    void session_start(int client_fd, std::uint32_t listener) noexcept;
+    void session_connect(tcp_session& s) noexcept;
+    void on_connect(tcp_session& s, int res) noexcept;
+    void on_connect_timeout(tcp_session& s) noexcept;
+    void on_recv(tcp_session& s, bool from_client, int res, std::uint32_t flags) noexcept;
+    void on_send(tcp_session& s, bool to_client, int res) noexcept;
+    void on_idle(tcp_session& s) noexcept;
+    void arm_recv(tcp_session& s, bool client_side) noexcept;
+    void flush(tcp_session& s, bool to_client) noexcept;
+    void pass_fin(tcp_session& s, bool to_client) noexcept;
+    void session_close(tcp_session& s, bool reset) noexcept;
+    void maybe_reap(tcp_session& s) noexcept;
+    void session_free(tcp_session& s) noexcept;
+    void rearm_starved() noexcept;
+    std::uint32_t slot_of(const tcp_session& s) const noexcept {
+        return std::uint32_t(&s - sessions_.data());
+    }
+    std::uint64_t ud(op_kind k, const tcp_session& s) const noexcept {
+        return encode(k, s.generation, slot_of(s));
+    }
+
+    unsigned index_;
+    std::shared_ptr<const config::root> config_;
+    uring_features features_;
+    uring ring_;
+    buffer_ring buffers_;
+    timer_wheel wheel_;
+    std::vector<listen_socket> listen_;
+    std::vector<std::unique_ptr<pool_state>> pools_;   // as config_->pools, in map order
+    std::vector<pool_state*> listener_pool_;           // per config listener
+    std::vector<tcp_session> sessions_;
+    std::vector<std::uint32_t> free_slots_;
+    std::vector<std::uint32_t> reap_;                  // closed sessions to free after the batch
+    std::vector<std::uint64_t> starved_;               // (generation << 32 | slot) of starved halves
+    worker_stats stats_;
+    std::int64_t now_ms_ = 0;
+    std::uint32_t high_water_ = 0;                     // per direction, bytes queued
+    int wake_fd_ = -1;
+    std::uint64_t wake_buf_ = 0;
+    std::atomic<int> command_{0};
+    bool wake_armed_ = false;
+    bool tick_armed_ = false;
+    std::int64_t tick_deadline_ms_ = 0;
+    __kernel_timespec tick_ts_{};
+    bool accept_paused_ = false;   // the slab is full
+    bool draining_ = false;
+    bool stopping_ = false;
+    bool exit_ = false;
+    std::int64_t last_accept_error_log_ms_ = -100000;
+};
+
+// CLOCK_MONOTONIC_COARSE in milliseconds.
+std::int64_t monotonic_ms() noexcept;
+
+} // namespace ringway::core
