@@ -335,6 +335,9 @@ void worker::session_free(tcp_session& s) noexcept {
 }
 
 void worker::rearm_starved() noexcept {
+    // Re-arm, oldest first, no more halves than there are free buffers: a
+    // re-armed recv that found the ring empty again would only spin.
+    std::uint32_t budget = buffers_.free_count();
     std::size_t kept = 0;
     for (std::size_t i = 0; i < starved_.size(); ++i) {
         std::uint64_t e = starved_[i];
@@ -343,10 +346,11 @@ void worker::rearm_starved() noexcept {
         bool client_side = (e & 1) != 0;
         tcp_session& s = sessions_[slot];
         if (s.generation != gen || s.state != session_state::relaying) continue;
-        if (buffers_.free_count() == 0) {
+        if (budget == 0) {
             starved_[kept++] = e;
             continue;
         }
+        --budget;
         (client_side ? s.client : s.server).starved = false;
         arm_recv(s, client_side);
     }
