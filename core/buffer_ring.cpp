@@ -5,12 +5,18 @@
 
 namespace ringway::core {
 
-buffer_ring::~buffer_ring() {
+buffer_ring::~buffer_ring() { release(); }
+
+void buffer_ring::release() noexcept {
     if (br_ != nullptr) {
         io_uring_unregister_buf_ring(ring_, group_);
         munmap(br_, ring_bytes_);
+        br_ = nullptr;
     }
-    if (base_ != nullptr) munmap(base_, std::size_t(count_) * size_);
+    if (base_ != nullptr) {
+        munmap(base_, std::size_t(count_) * size_);
+        base_ = nullptr;
+    }
 }
 
 int buffer_ring::init(io_uring* ring, std::uint32_t count, std::uint32_t size,

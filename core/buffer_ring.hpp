@@ -21,6 +21,9 @@ public:
     buffer_ring(const buffer_ring&) = delete;
     buffer_ring& operator=(const buffer_ring&) = delete;
 
+    // Unregisters and unmaps; before the ring is torn down. Idempotent.
+    void release() noexcept;
+
     // Maps `count` (power of two, <= 32768) buffers of `size` bytes and
     // registers them as group `group` on `ring`. Returns 0 or -errno.
     int init(io_uring* ring, std::uint32_t count, std::uint32_t size, std::uint16_t group) noexcept;

@@ -160,8 +160,11 @@ bool probe_features(uring_features* out, std::string* why) {
     return true;
 }
 
-uring::~uring() {
+uring::~uring() { close(); }
+
+void uring::close() noexcept {
     if (ready_) io_uring_queue_exit(&ring_);
+    ready_ = false;
 }
 
 int uring::init(unsigned entries, const uring_features& f) noexcept {

@@ -45,6 +45,11 @@ public:
     // Submits queued SQEs and waits for at least `wait_nr` completions.
     int submit_and_wait(unsigned wait_nr) noexcept;
 
+    // Tears the ring down: the kernel cancels whatever is still outstanding
+    // and drops its references to our sockets (a listening socket held by a
+    // pending accept stops listening only then). Idempotent.
+    void close() noexcept;
+
     io_uring* raw() noexcept { return &ring_; }
     bool ready() const noexcept { return ready_; }
 

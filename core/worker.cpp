@@ -252,7 +252,14 @@ void worker::after_batch() noexcept {
     reap_.clear();
     if (accept_paused_ && !free_slots_.empty()) resume_accepting();
     buffers_.publish();
-    if (draining_ && stats_.active.get() == 0) exit_ = true;
+    if (draining_ && stats_.active.get() == 0) {
+        // Wait for the cancelled accepts too: until they complete the ring
+        // holds the listening sockets open and the kernel keeps queueing
+        // connections on them.
+        bool accepts_done = true;
+        for (const auto& l : listen_) accepts_done &= !l.armed;
+        if (accepts_done) exit_ = true;
+    }
 }
 
 void worker::run() noexcept {
@@ -277,6 +284,10 @@ void worker::run() noexcept {
         io_uring_cq_advance(ring_.raw(), seen);
         after_batch();
     }
+    // Release the kernel's references to our sockets now, not when the
+    // owner gets round to destroying the worker.
+    buffers_.release();
+    ring_.close();
     finished.store(true, std::memory_order_release);
 }
 
