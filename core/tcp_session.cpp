@@ -217,11 +217,16 @@ void worker::flush(tcp_session& s, bool to_client) noexcept {
         h.iov[n].iov_len = m.length - m.offset;
         ++n;
     }
-    h.msg = msghdr{};
-    h.msg.msg_iov = h.iov;
-    h.msg.msg_iovlen = n;
     io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_sendmsg(sqe, h.fd, &h.msg, MSG_NOSIGNAL); // 5.3
+    if (n == 1) {
+        // The common case (request/response traffic): a plain send is cheaper.
+        io_uring_prep_send(sqe, h.fd, h.iov[0].iov_base, h.iov[0].iov_len, MSG_NOSIGNAL); // 5.6
+    } else {
+        h.msg = msghdr{};
+        h.msg.msg_iov = h.iov;
+        h.msg.msg_iovlen = n;
+        io_uring_prep_sendmsg(sqe, h.fd, &h.msg, MSG_NOSIGNAL); // 5.3
+    }
     io_uring_sqe_set_data64(sqe, ud(to_client ? op_kind::send_client : op_kind::send_server, s));
     h.send_inflight = true;
 }

@@ -20,6 +20,7 @@ void timer_wheel::unlink(timer_node* n) noexcept {
 
 void timer_wheel::schedule(timer_node* n, std::int64_t deadline_ms) noexcept {
     cancel(n);
+    if (deadline_ms < earliest_new_) earliest_new_ = deadline_ms;
     n->deadline_ms = deadline_ms;
     std::int64_t tick = deadline_ms / tick_ms;
     if (tick < current_tick_) tick = current_tick_;

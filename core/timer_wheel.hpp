@@ -37,6 +37,13 @@ public:
     // Milliseconds until the next tick that has work, or -1 when empty.
     std::int64_t next_wait_ms(std::int64_t now_ms) const noexcept;
     std::uint32_t size() const noexcept { return size_; }
+    // The earliest deadline scheduled since the last call (INT64_MAX if none);
+    // lets the owner skip re-arming its wake-up when nothing earlier came in.
+    std::int64_t take_earliest_new() noexcept {
+        std::int64_t e = earliest_new_;
+        earliest_new_ = INT64_MAX;
+        return e;
+    }
 
 private:
     static void unlink(timer_node* n) noexcept;
@@ -45,6 +52,7 @@ private:
     timer_node slots_[slot_count];
     std::int64_t current_tick_;
     std::uint32_t size_ = 0;
+    std::int64_t earliest_new_ = INT64_MAX;
 };
 
 template <typename F> void timer_wheel::advance(std::int64_t now_ms, F&& fire) noexcept {

@@ -189,6 +189,9 @@ void worker::on_accept_backoff(std::uint32_t idx) noexcept {
 }
 
 void worker::arm_tick() noexcept {
+    // Most batches schedule nothing earlier than the armed tick: skip the scan.
+    std::int64_t earliest_new = wheel_.take_earliest_new();
+    if (tick_armed_ && earliest_new >= tick_deadline_ms_) return;
     std::int64_t wait = wheel_.next_wait_ms(now_ms_);
     if (wait < 0) return;
     std::int64_t deadline = now_ms_ + wait;
