@@ -35,14 +35,12 @@ void timer_wheel::schedule(timer_node* n, std::int64_t deadline_ms) noexcept {
 std::int64_t timer_wheel::next_wait_ms(std::int64_t now_ms) const noexcept {
     if (size_ == 0) return -1;
     std::int64_t now_tick = now_ms / tick_ms;
-    // From the next tick: the current one was just advanced (a slot holding only
-    // nodes of later revolutions must not make us spin for the rest of the tick).
-    for (unsigned i = 1; i <= slot_count; ++i) {
+    // Wake at the end of the first busy tick: everything due in it has come
+    // due by then, and the wait is never 0, so a slot that holds only nodes of
+    // later revolutions costs one wake-up, not a spin.
+    for (unsigned i = 0; i < slot_count; ++i) {
         const timer_node* head = &slots_[std::uint64_t(now_tick + i) % slot_count];
-        if (head->next != head) {
-            std::int64_t wait = (now_tick + i) * tick_ms - now_ms;
-            return wait < 0 ? 0 : wait;
-        }
+        if (head->next != head) return (now_tick + std::int64_t(i) + 1) * tick_ms - now_ms;
     }
     return std::int64_t(slot_count) * tick_ms;
 }

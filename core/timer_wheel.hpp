@@ -34,7 +34,8 @@ public:
     // before the call, so `fire` may schedule it again.
     template <typename F> void advance(std::int64_t now_ms, F&& fire) noexcept;
 
-    // Milliseconds until the next tick that has work, or -1 when empty.
+    // Milliseconds until the end of the next tick that has work (1..tick_ms
+    // for the current one), or -1 when empty.
     std::int64_t next_wait_ms(std::int64_t now_ms) const noexcept;
     std::uint32_t size() const noexcept { return size_; }
     // The earliest deadline scheduled since the last call (INT64_MAX if none);

@@ -12,7 +12,9 @@ namespace ringway::core {
 
 std::int64_t monotonic_ms() noexcept {
     timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    // Not _COARSE: it lags the timeouts' clock by up to a jiffy, and a timer
+    // that fires "early" by that lag would be re-armed for nothing.
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -202,7 +204,7 @@ void worker::arm_tick() noexcept {
         io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
     }
     tick_ts_.tv_sec = wait / 1000;
-    tick_ts_.tv_nsec = (wait % 1000) * 1000000 + 1000000; // round past the tick edge
+    tick_ts_.tv_nsec = (wait % 1000) * 1000000;
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
     io_uring_sqe_set_data64(sqe, encode(op_kind::tick, 0, 0));

@@ -179,7 +179,7 @@ private:
     std::int64_t last_accept_error_log_ms_ = -100000;
 };
 
-// CLOCK_MONOTONIC_COARSE in milliseconds.
+// CLOCK_MONOTONIC in milliseconds.
 std::int64_t monotonic_ms() noexcept;
 
 } // namespace ringway::core

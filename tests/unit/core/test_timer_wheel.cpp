@@ -77,8 +77,8 @@ TEST_CASE("timer_wheel: next_wait_ms points at the next busy tick, or -1 when em
     timer_node n;
     w.schedule(&n, 1000);
     std::int64_t wait = w.next_wait_ms(0);
-    CHECK(wait >= 990);
-    CHECK(wait <= 1000);
+    CHECK(wait >= 1000);
+    CHECK(wait <= 1010);
     // A slot that holds only a later revolution's node must not ask for 0 ms.
     timer_node later;
     timer_wheel w2(0);
@@ -95,4 +95,20 @@ TEST_CASE("timer_wheel: a long pause fires everything that came due") {
     w.advance(60000, [&](timer_node*) { ++fired; }); // the loop was stuck for a minute
     CHECK(fired == 100);
     CHECK(w.size() == 0);
+}
+
+TEST_CASE("timer_wheel: a deadline later in the current tick is waited for, not left a revolution") {
+    // Regression: the wake-up was computed from the next tick on, so a node due
+    // at 1007 ms with the clock at 1002 ms waited 10.24 s for the wheel to come
+    // round (seen as idle timeouts firing ~10 s late).
+    timer_wheel w(1000);
+    timer_node n;
+    w.schedule(&n, 1007);
+    w.advance(1002, [](timer_node*) {});
+    std::int64_t wait = w.next_wait_ms(1002);
+    CHECK(wait > 0);
+    CHECK(wait <= 8);
+    int fired = 0;
+    w.advance(1002 + wait, [&](timer_node*) { ++fired; });
+    CHECK(fired == 1);
 }
