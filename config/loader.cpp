@@ -1,0 +1,751 @@
+// TOML → config::root. toml11 parses the text; this file walks the tables
+// against the schema and keeps going past a problem, so that every problem in
+// the file is reported at once (wording in config/diagnostics.hpp). Nothing
+// here throws out of load_file / load_string.
+#include "config/loader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <toml.hpp>
+
+#include "config/diagnostics.hpp"
+
+namespace ringway::config {
+namespace {
+
+using namespace detail;
+using std::string_view_literals::operator""sv;
+
+// ------------------------------------------------------------------ schema
+
+constexpr std::string_view root_keys[] = {"runtime", "listeners", "pools"};
+constexpr std::string_view runtime_keys[] = {"workers", "max_connections", "drain_timeout",
+                                             "buffers", "buffer_size"};
+constexpr std::string_view listener_keys[] = {"name", "listen",       "protocol",
+                                              "pool", "idle_timeout", "backlog"};
+constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries", "servers"};
+constexpr std::string_view server_keys[] = {"address", "weight", "backup"};
+
+// Keys of the design that this version does not implement yet: reported as
+// such rather than as misspellings.
+constexpr std::string_view root_reserved[] = {"admin"};
+constexpr std::string_view listener_reserved[] = {"tls", "routes"};
+constexpr std::string_view pool_reserved[] = {"health"};
+constexpr std::span<const std::string_view> no_keys{};
+
+struct section {
+    std::string_view label;
+    std::span<const std::string_view> keys;
+};
+
+// Where each key lives, to say so when one is written in the wrong table.
+constexpr section sections[] = {
+    {"[runtime]", runtime_keys},
+    {"[[listeners]]", listener_keys},
+    {"[pools.NAME]", pool_keys},
+    {"a server { ... } of pools.NAME.servers", server_keys},
+};
+
+struct balance_name {
+    std::string_view name;
+    balance_kind kind;
+};
+
+constexpr balance_name balance_names[] = {
+    {"round_robin", balance_kind::round_robin},
+    {"least_conn", balance_kind::least_conn},
+    {"p2c", balance_kind::p2c},
+    {"random", balance_kind::random},
+    {"maglev", balance_kind::maglev},
+};
+
+constexpr std::int64_t max_workers = 1024;
+constexpr duration max_drain_timeout = std::chrono::hours(24);
+constexpr duration max_idle_timeout = std::chrono::hours(24 * 7);
+constexpr duration max_connect_timeout = std::chrono::minutes(10);
+constexpr std::uint64_t min_buffer_size = 1024;
+constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
+
+// ------------------------------------------------------------ value readers
+
+const toml::value* find(const toml::value& table, std::string_view key) {
+    const auto& t = table.as_table();
+    const auto it = t.find(std::string(key));
+    return it == t.end() ? nullptr : &it->second;
+}
+
+// Reports keys of `table` that the schema does not know.
+void check_keys(problems& out, const toml::value& table, std::string_view path,
+                std::span<const std::string_view> keys,
+                std::span<const std::string_view> reserved) {
+    for (const auto& [key, v] : table.as_table()) {
+        if (contains(keys, key)) {
+            continue;
+        }
+        const std::string key_path = join(path, key);
+        if (contains(reserved, key)) {
+            out.at_key(v, key, key_path, "not supported yet by this version of ringway");
+            continue;
+        }
+        std::string text = "unknown key";
+        if (auto s = suggest(key, keys)) {
+            text += did_you_mean(s);
+        } else {
+            std::string_view home;
+            for (const auto& sec : sections) {
+                if (sec.keys.data() != keys.data() && contains(sec.keys, key)) {
+                    home = sec.label;
+                }
+            }
+            if (!home.empty()) {
+                text += " (this key belongs in ";
+                text.append(home);
+                text += ')';
+            } else {
+                text += " (expected one of: " + list_of(keys) + ")";
+            }
+        }
+        out.at_key(v, key, key_path, text);
+    }
+}
+
+std::optional<std::string> read_string(problems& out, const toml::value& v, std::string_view path) {
+    if (!v.is_string()) {
+        out.wrong_type(v, path, "string");
+        return std::nullopt;
+    }
+    return v.as_string().str;
+}
+
+std::optional<std::int64_t> read_integer(problems& out, const toml::value& v, std::string_view path,
+                                         std::int64_t lo, std::int64_t hi) {
+    if (!v.is_integer()) {
+        out.wrong_type(v, path, "integer " + range(lo, hi));
+        return std::nullopt;
+    }
+    const std::int64_t n = v.as_integer();
+    if (n < lo || n > hi) {
+        out.at(v, path, "out of range" + found_expected(literal(v), range(lo, hi)));
+        return std::nullopt;
+    }
+    return n;
+}
+
+std::optional<bool> read_bool(problems& out, const toml::value& v, std::string_view path) {
+    if (!v.is_boolean()) {
+        out.wrong_type(v, path, "boolean true or false");
+        return std::nullopt;
+    }
+    return v.as_boolean();
+}
+
+// A duration string within [lo, hi]; a bare integer gets a hint with units.
+std::optional<duration> read_duration(problems& out, const toml::value& v, std::string_view path,
+                                      duration lo, duration hi) {
+    const std::string expected_range = format_duration(lo) + ".." + format_duration(hi);
+    if (v.is_integer()) {
+        const std::string n = literal(v);
+        out.at(v, path,
+               "a duration needs a unit" +
+                   found_expected("integer " + n,
+                                  "a string with a unit: write \"" + n + "s\" or \"" + n + "ms\""));
+        return std::nullopt;
+    }
+    if (!v.is_string()) {
+        out.wrong_type(v, path, "a duration string such as \"5s\"");
+        return std::nullopt;
+    }
+    std::string why;
+    const auto d = parse_duration(v.as_string().str, &why);
+    if (!d) {
+        out.at(v, path,
+               "invalid duration: " + why +
+                   found_expected(literal(v), "a duration such as \"250ms\", \"5s\" or \"1m30s\""));
+        return std::nullopt;
+    }
+    if (*d < lo) {
+        const std::string_view what =
+            lo.count() == 1 ? "must be greater than zero"sv : "too short"sv;
+        out.at(v, path, std::string(what) + found_expected(literal(v), expected_range));
+        return std::nullopt;
+    }
+    if (*d > hi) {
+        out.at(v, path, "too long" + found_expected(literal(v), expected_range));
+        return std::nullopt;
+    }
+    return d;
+}
+
+// A size: a string with a unit ("16KiB") or an integer number of bytes.
+std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std::string_view path,
+                                       std::uint64_t lo, std::uint64_t hi) {
+    const std::string expected_range = format_size(lo) + ".." + format_size(hi);
+    std::uint64_t bytes = 0;
+    if (v.is_integer()) {
+        if (v.as_integer() < 0) {
+            out.at(v, path, "out of range" + found_expected(literal(v), expected_range));
+            return std::nullopt;
+        }
+        bytes = static_cast<std::uint64_t>(v.as_integer());
+    } else if (v.is_string()) {
+        std::string why;
+        const auto n = parse_size(v.as_string().str, &why);
+        if (!n) {
+            out.at(v, path,
+                   "invalid size: " + why +
+                       found_expected(literal(v), "a size such as \"16KiB\" or a number of bytes"));
+            return std::nullopt;
+        }
+        bytes = *n;
+    } else {
+        out.wrong_type(v, path, "a size such as \"16KiB\" or an integer number of bytes");
+        return std::nullopt;
+    }
+    if (bytes < lo || bytes > hi) {
+        out.at(v, path, "out of range" + found_expected(literal(v), expected_range));
+        return std::nullopt;
+    }
+    return bytes;
+}
+
+enum class address_role { listen, server };
+
+std::optional<address> read_address(problems& out, const toml::value& v, std::string_view path,
+                                    address_role role) {
+    constexpr std::string_view forms = "IP:PORT, [IPv6]:PORT or unix:/path";
+    if (!v.is_string()) {
+        out.wrong_type(v, path, "an address string such as \"127.0.0.1:8080\"");
+        return std::nullopt;
+    }
+    std::string why;
+    auto a = parse_address(v.as_string().str, &why);
+    if (!a) {
+        out.at(v, path, "invalid address: " + why + found_expected(literal(v), forms));
+        return std::nullopt;
+    }
+    if (role == address_role::server && a->family() != AF_UNIX && a->port() == 0) {
+        out.at(v, path,
+               "port 0 is not valid for a server" +
+                   found_expected(literal(v), "a port in 1..65535"));
+        return std::nullopt;
+    }
+    return a;
+}
+
+// --------------------------------------------------------------- sections
+
+void read_runtime(problems& out, const toml::value& t, runtime& r) {
+    constexpr std::string_view path = "runtime";
+    if (!t.is_table()) {
+        out.wrong_type(t, path, "table ([runtime])");
+        return;
+    }
+    check_keys(out, t, path, runtime_keys, no_keys);
+    if (const auto* v = find(t, "workers")) {
+        const std::string p = join(path, "workers");
+        const std::string expected = "\"auto\" or integer " + range(1, max_workers);
+        if (v->is_string() && v->as_string().str == "auto") {
+            r.workers = 0;
+        } else if (v->is_string()) {
+            out.at(*v, p,
+                   "invalid worker count" + found_expected(literal(*v), expected) +
+                       did_you_mean(suggest(v->as_string().str, std::array{"auto"sv})));
+        } else if (!v->is_integer()) {
+            out.wrong_type(*v, p, expected);
+        } else if (v->as_integer() < 1 || v->as_integer() > max_workers) {
+            out.at(*v, p, "out of range" + found_expected(literal(*v), expected));
+        } else {
+            r.workers = static_cast<unsigned>(v->as_integer());
+        }
+    }
+    if (const auto* v = find(t, "max_connections")) {
+        if (auto n = read_integer(out, *v, join(path, "max_connections"), 1, 10'000'000)) {
+            r.max_connections = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* v = find(t, "drain_timeout")) {
+        if (auto d = read_duration(out, *v, join(path, "drain_timeout"), duration(0),
+                                   max_drain_timeout)) {
+            r.drain_timeout = *d;
+        }
+    }
+    if (const auto* v = find(t, "buffers")) {
+        const std::string p = join(path, "buffers");
+        if (auto n = read_integer(out, *v, p, 8, 32768)) {
+            if ((*n & (*n - 1)) != 0) {
+                out.at(*v, p,
+                       "not a power of two" +
+                           found_expected(literal(*v), "a power of two in 8..32768, such as 1024"));
+            } else {
+                r.buffers = static_cast<std::uint32_t>(*n);
+            }
+        }
+    }
+    if (const auto* v = find(t, "buffer_size")) {
+        if (auto n =
+                read_size(out, *v, join(path, "buffer_size"), min_buffer_size, max_buffer_size)) {
+            r.buffer_size = static_cast<std::uint32_t>(*n);
+        }
+    }
+}
+
+// Where a name or an address was first seen, for duplicate reports.
+struct first_use {
+    std::string path;
+    std::uint32_t line;
+};
+
+std::string already_used(std::string_view what, const toml::value& v, const first_use& first) {
+    return std::string(what) + " (found " + literal(v) + ", already used by " + first.path +
+           " on line " + std::to_string(first.line) + ")";
+}
+
+// State shared by all listeners: names and addresses must be unique.
+struct listener_context {
+    std::vector<std::string_view> pool_names; // sorted
+    std::map<std::string, first_use> names;
+    std::map<std::string, first_use> addresses; // canonical form
+};
+
+void read_listen(problems& out, const toml::value& v, std::string_view path, listener_context& ctx,
+                 listener& l) {
+    auto one = [&](const toml::value& item, const std::string& item_path) {
+        auto a = read_address(out, item, item_path, address_role::listen);
+        if (!a) {
+            return;
+        }
+        if (a->family() == AF_UNIX || a->port() != 0) {
+            const auto [it, fresh] = ctx.addresses.try_emplace(
+                a->to_string(), first_use{item_path, item.location().line()});
+            if (!fresh) {
+                out.at(item, item_path, already_used("duplicate address", item, it->second));
+                return;
+            }
+        }
+        l.listen.push_back(std::move(*a));
+    };
+    if (v.is_string()) {
+        one(v, std::string(path));
+    } else if (v.is_array()) {
+        const auto& items = v.as_array();
+        if (items.empty()) {
+            out.at(v, path,
+                   "no address" + found_expected("empty array", "at least one address such as "
+                                                                "\"127.0.0.1:8080\""));
+        }
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            one(items[i], element(path, i));
+        }
+    } else {
+        out.wrong_type(v, path, "an address string or an array of them");
+    }
+}
+
+void read_listener(problems& out, const toml::value& t, std::string_view path,
+                   listener_context& ctx, listener& l) {
+    if (!t.is_table()) {
+        out.wrong_type(t, path, "table ([[listeners]])");
+        return;
+    }
+    check_keys(out, t, path, listener_keys, listener_reserved);
+    if (const auto* v = find(t, "name")) {
+        const std::string p = join(path, "name");
+        if (auto name = read_string(out, *v, p)) {
+            if (!is_valid_name(*name)) {
+                out.at(*v, p,
+                       "invalid listener name" +
+                           found_expected(literal(*v), "letters, digits, '_', '.' or '-'"));
+            } else if (const auto [it, fresh] = ctx.names.try_emplace(
+                           *name, first_use{std::string(path), t.location().line()});
+                       !fresh) {
+                out.at(*v, p, already_used("duplicate listener name", *v, it->second));
+            } else {
+                l.name = *name;
+            }
+        }
+    } else {
+        out.at(t, join(path, "name"),
+               "missing required key (expected a unique name such as \"web\")");
+    }
+    if (const auto* v = find(t, "listen")) {
+        read_listen(out, *v, join(path, "listen"), ctx, l);
+    } else {
+        out.at(t, join(path, "listen"),
+               "missing required key (expected an address such as \"127.0.0.1:8080\" or an "
+               "array of them)");
+    }
+    if (const auto* v = find(t, "protocol")) {
+        const std::string p = join(path, "protocol");
+        if (auto s = read_string(out, *v, p)) {
+            if (*s == "tcp") {
+                l.protocol = protocol_kind::tcp;
+            } else if (*s == "http") {
+                out.at(*v, p,
+                       "protocol \"http\" is not supported yet" +
+                           found_expected(literal(*v), "\"tcp\""));
+            } else {
+                out.at(*v, p,
+                       "unknown protocol" + found_expected(literal(*v), "\"tcp\"") +
+                           did_you_mean(suggest(*s, std::array{"tcp"sv, "http"sv})));
+            }
+        }
+    }
+    if (const auto* v = find(t, "pool")) {
+        const std::string p = join(path, "pool");
+        if (auto s = read_string(out, *v, p)) {
+            if (std::binary_search(ctx.pool_names.begin(), ctx.pool_names.end(),
+                                   std::string_view(*s))) {
+                l.pool = *s;
+            } else if (ctx.pool_names.empty()) {
+                out.at(*v, p,
+                       "unknown pool" + found_expected(literal(*v), "the name of a [pools.NAME] "
+                                                                    "table, and there is none"));
+            } else {
+                std::string names;
+                for (const auto n : ctx.pool_names) {
+                    names += (names.empty() ? "'" : ", '") + std::string(n) + "'";
+                }
+                out.at(*v, p,
+                       "unknown pool" + found_expected(literal(*v), "one of " + names) +
+                           did_you_mean(suggest(*s, ctx.pool_names)));
+            }
+        }
+    } else {
+        out.at(t, join(path, "pool"),
+               "missing required key (expected the name of a [pools.NAME] table)");
+    }
+    if (const auto* v = find(t, "idle_timeout")) {
+        if (auto d =
+                read_duration(out, *v, join(path, "idle_timeout"), duration(0), max_idle_timeout)) {
+            l.idle_timeout = *d;
+        }
+    }
+    if (const auto* v = find(t, "backlog")) {
+        if (auto n = read_integer(out, *v, join(path, "backlog"), 1, 65535)) {
+            l.backlog = static_cast<std::uint32_t>(*n);
+        }
+    }
+}
+
+void read_listeners(problems& out, const toml::value* v, listener_context& ctx, root& r) {
+    constexpr std::string_view path = "listeners";
+    constexpr std::string_view expected = "at least one [[listeners]] table";
+    if (v == nullptr) {
+        out.add(1, 1, path, "missing required key" + found_expected("none", expected));
+        return;
+    }
+    if (v->is_table()) {
+        out.wrong_type(*v, path, "array of tables: write [[listeners]], not [listeners]");
+        return;
+    }
+    if (!v->is_array()) {
+        out.wrong_type(*v, path, expected);
+        return;
+    }
+    const auto& items = v->as_array();
+    if (items.empty()) {
+        out.at(*v, path, "no listener" + found_expected("empty array", expected));
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        listener l;
+        read_listener(out, items[i], element(path, i), ctx, l);
+        r.listeners.push_back(std::move(l));
+    }
+}
+
+bool read_server(problems& out, const toml::value& v, std::string_view path, server& s) {
+    if (!v.is_table()) {
+        const std::string example = v.is_string() ? literal(v) : "\"10.0.0.1:8080\"";
+        out.wrong_type(v, path, "a table such as { address = " + example + " }");
+        return false;
+    }
+    check_keys(out, v, path, server_keys, no_keys);
+    bool ok = true;
+    if (const auto* a = find(v, "address")) {
+        if (auto addr = read_address(out, *a, join(path, "address"), address_role::server)) {
+            s.addr = std::move(*addr);
+        } else {
+            ok = false;
+        }
+    } else {
+        out.at(v, join(path, "address"),
+               "missing required key (expected an address such as \"10.0.0.1:8080\")");
+        ok = false;
+    }
+    if (const auto* w = find(v, "weight")) {
+        if (auto n = read_integer(out, *w, join(path, "weight"), 1, 256)) {
+            s.weight = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* b = find(v, "backup")) {
+        if (auto flag = read_bool(out, *b, join(path, "backup"))) {
+            s.backup = *flag;
+        }
+    }
+    return ok;
+}
+
+void read_servers(problems& out, const toml::value& v, std::string_view path, pool& p) {
+    if (!v.is_array()) {
+        out.wrong_type(v, path, "an array of servers such as [{ address = \"10.0.0.1:8080\" }]");
+        return;
+    }
+    const auto& items = v.as_array();
+    if (items.empty()) {
+        out.at(v, path,
+               "a pool needs at least one server" +
+                   found_expected("empty array", "at least one { address = \"IP:PORT\" }"));
+        return;
+    }
+    std::map<std::string, first_use> seen;
+    bool primary = false;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const std::string item_path = element(path, i);
+        server s;
+        const bool ok = read_server(out, items[i], item_path, s);
+        if (items[i].is_table()) {
+            const auto* b = find(items[i], "backup");
+            primary = primary || b == nullptr || !b->is_boolean() || !b->as_boolean();
+        } else {
+            primary = true; // its type is already reported; don't pile on
+        }
+        if (!ok) {
+            continue;
+        }
+        const auto* a = find(items[i], "address");
+        const auto [it, fresh] =
+            seen.try_emplace(s.addr.to_string(), first_use{element(path, i), a->location().line()});
+        if (!fresh) {
+            out.at(*a, join(item_path, "address"),
+                   already_used("duplicate server (raise its weight instead)", *a, it->second));
+            continue;
+        }
+        p.servers.push_back(std::move(s));
+    }
+    if (!primary) {
+        out.at(
+            v, path,
+            "every server is a backup" +
+                found_expected("only backup servers", "at least one server without backup = true"));
+    }
+}
+
+void read_pool(problems& out, const toml::value& t, std::string_view path, pool& p) {
+    check_keys(out, t, path, pool_keys, pool_reserved);
+    if (const auto* v = find(t, "balance")) {
+        const std::string bp = join(path, "balance");
+        if (auto s = read_string(out, *v, bp)) {
+            std::vector<std::string_view> names;
+            bool known = false;
+            for (const auto& b : balance_names) {
+                names.push_back(b.name);
+                if (b.name == *s) {
+                    p.balance = b.kind;
+                    known = true;
+                }
+            }
+            if (!known) {
+                out.at(*v, bp,
+                       "unknown balance algorithm" +
+                           found_expected(literal(*v), "one of " + list_of(names)) +
+                           did_you_mean(suggest(*s, names)));
+            }
+        }
+    }
+    if (const auto* v = find(t, "connect_timeout")) {
+        if (auto d = read_duration(out, *v, join(path, "connect_timeout"), duration(1),
+                                   max_connect_timeout)) {
+            p.connect_timeout = *d;
+        }
+    }
+    if (const auto* v = find(t, "retries")) {
+        if (auto n = read_integer(out, *v, join(path, "retries"), 0, 16)) {
+            p.retries = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* v = find(t, "servers")) {
+        read_servers(out, *v, join(path, "servers"), p);
+    } else {
+        out.at(t, join(path, "servers"),
+               "missing required key (expected an array of servers such as "
+               "[{ address = \"10.0.0.1:8080\" }])");
+    }
+}
+
+void read_pools(problems& out, const toml::value& v, root& r) {
+    constexpr std::string_view path = "pools";
+    if (!v.is_table()) {
+        out.wrong_type(v, path, "a table of pools: write [pools.NAME]");
+        return;
+    }
+    for (const auto& [name, t] : v.as_table()) {
+        const std::string p = join(path, name);
+        if (!is_valid_name(name)) {
+            out.at_key(t, name, p,
+                       "invalid pool name" +
+                           found_expected(quote(name), "letters, digits, '_', '.' or '-'"));
+        }
+        if (!t.is_table()) {
+            out.wrong_type(t, p, "table ([pools." + name + "])");
+            continue;
+        }
+        pool pl;
+        pl.name = name;
+        read_pool(out, t, p, pl);
+        r.pools.emplace(name, std::move(pl));
+    }
+}
+
+void read_root(problems& out, const toml::value& doc, root& r) {
+    check_keys(out, doc, "", root_keys, root_reserved);
+    if (const auto* v = find(doc, "runtime")) {
+        read_runtime(out, *v, r.runtime);
+    }
+    listener_context ctx;
+    const auto* pools = find(doc, "pools");
+    if (pools != nullptr && pools->is_table()) {
+        for (const auto& entry : pools->as_table()) {
+            ctx.pool_names.push_back(entry.first);
+        }
+        std::sort(ctx.pool_names.begin(), ctx.pool_names.end());
+    }
+    read_listeners(out, find(doc, "listeners"), ctx, r);
+    if (pools != nullptr) {
+        read_pools(out, *pools, r);
+    }
+}
+
+// toml11 parses arrays, inline tables and dotted keys recursively: a file
+// nesting a few thousand deep would overflow the stack. Real files nest three
+// deep.
+constexpr std::size_t max_nesting = 100;
+
+// The 1-based line and column where brackets nest, or a dotted key has parts,
+// more than max_nesting deep, if they do. A light scan that skips comments and
+// strings; an input it misreads is left to toml11 to judge.
+std::optional<std::pair<std::size_t, std::size_t>> too_deep(std::string_view text) {
+    std::size_t depth = 0;
+    std::size_t dots = 0; // in the current run of key.key.key
+    std::size_t line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+        } else if (c == '#') {
+            const auto end = text.find('\n', i);
+            if (end == std::string_view::npos) {
+                break;
+            }
+            i = end - 1;
+        } else if (c == '"' || c == '\'') {
+            const std::string_view triple = c == '"' ? R"(""")"sv : "'''"sv;
+            const bool multi = text.substr(i, 3) == triple;
+            const std::string_view close = multi ? triple : text.substr(i, 1);
+            std::size_t j = i + close.size();
+            while (j < text.size() && text.compare(j, close.size(), close) != 0) {
+                if (c == '"' && text[j] == '\\') {
+                    ++j;
+                } else if (text[j] == '\n') {
+                    if (!multi) {
+                        break; // unterminated; toml11 says so
+                    }
+                    ++line;
+                    line_start = j + 1;
+                }
+                ++j;
+            }
+            if (j >= text.size()) {
+                break;
+            }
+            i = text[j] == '\n' ? j - 1 : j + close.size() - 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_nesting) {
+                return std::pair{line, i - line_start + 1};
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+        if (c == '.') {
+            if (++dots > max_nesting) {
+                return std::pair{line, i - line_start + 1};
+            }
+        } else if (!(c == ' ' || c == '\t' || c == '_' || c == '-' || c == '"' || c == '\'' ||
+                     (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+            dots = 0;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+load_result load_string(const std::string& text, const std::string& name) {
+    try {
+        if (const auto deep = too_deep(text)) {
+            return load_error{name + ":" + std::to_string(deep->first) + ":" +
+                              std::to_string(deep->second) +
+                              ": syntax error: arrays, inline tables or dotted keys nested "
+                              "more than " +
+                              std::to_string(max_nesting) + " deep"};
+        }
+        toml::value doc;
+        try {
+            std::istringstream in(text);
+            doc = toml::parse(in, name);
+        } catch (const std::exception& e) {
+            return load_error{syntax_message(name, e.what())};
+        }
+        problems out(name);
+        root r;
+        read_root(out, doc, r);
+        if (!out.empty()) {
+            return load_error{out.message()};
+        }
+        return r;
+    } catch (const std::exception& e) {
+        return load_error{name + ": internal error while loading: " + e.what()};
+    } catch (...) {
+        return load_error{name + ": internal error while loading"};
+    }
+}
+
+load_result load_file(const std::string& path) {
+    try {
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"),
+                                                                &std::fclose);
+        if (!f) {
+            return load_error{path + ": cannot read: " + std::strerror(errno)};
+        }
+        std::string text;
+        char buf[65536];
+        std::size_t n = 0;
+        errno = 0;
+        while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) {
+            text.append(buf, n);
+        }
+        if (std::ferror(f.get())) {
+            return load_error{path + ": cannot read: " + std::strerror(errno != 0 ? errno : EIO)};
+        }
+        return load_string(text, path);
+    } catch (const std::exception& e) {
+        return load_error{path + ": cannot read: " + e.what()};
+    } catch (...) {
+        return load_error{path + ": cannot read"};
+    }
+}
+
+} // namespace ringway::config
