@@ -1,0 +1,33 @@
+// Sans-I/O parsing of an HTTP/1.x request head, just enough for the backend simulator:
+// framing (Content-Length), keep-alive and HEAD. Pure functions, any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ringway::backend {
+
+// Largest request head accepted; a longer one is answered with 431.
+constexpr std::size_t max_request_head = 64 * 1024;
+
+enum class parse_status {
+    incomplete,  // no CRLFCRLF yet and the head is still under max_request_head
+    complete,    // a head was parsed; see the fields of request_head
+    bad,         // malformed or unsupported: answer `error_status` and close
+};
+
+struct request_head {
+    std::size_t head_length = 0;      // bytes of the head including the final CRLFCRLF
+    std::uint64_t content_length = 0; // body bytes that follow the head
+    bool keep_alive = true;           // false: close after answering
+    bool head_method = false;         // HEAD: answer without a body
+    bool http10 = false;              // the request was HTTP/1.0
+    int error_status = 0;             // 400, 431 or 505 when parse_status::bad
+};
+
+// Parses the request head at the start of `input` (leading empty lines are skipped and
+// counted in head_length). Chunked or otherwise transfer-coded bodies are rejected (400).
+parse_status parse_request_head(std::string_view input, request_head& out) noexcept;
+
+}  // namespace ringway::backend
