@@ -20,7 +20,7 @@ struct runtime {
     unsigned workers = 0;
     // Client connections the whole process holds at once; split evenly across
     // workers (each gets ceil(max / workers)). Past it, accepting pauses.
-    std::uint32_t max_connections = 10000;
+    std::uint32_t max_connections = 8192;
     // How long in-flight connections may run after SIGTERM before exit.
     duration drain_timeout = std::chrono::seconds(30);
     // Provided-buffer ring of each worker: count (power of two) and size.
