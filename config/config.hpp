@@ -122,7 +122,7 @@ struct maglev_config {
 // [pools.NAME]: a set of servers and how to pick among them.
 struct pool {
     std::string name;               // the table key
-    balance_kind balance = balance_kind::round_robin;
+    balance_kind balance = balance_kind::p2c;
     std::vector<server> servers;    // at least one
     duration connect_timeout = std::chrono::seconds(5);
     // Further servers tried after a failed connect, before giving up.

@@ -1,7 +1,8 @@
 // TOML → config::root. toml11 parses the text; this file walks the tables
 // against the schema and keeps going past a problem, so that every problem in
 // the file is reported at once (wording in config/diagnostics.hpp). Nothing
-// here throws out of load_file / load_string.
+// here throws out of load_file / load_string. Pools are read in
+// config/loader_pool.cpp; the schema is in config/loader_detail.hpp.
 #include "config/loader.hpp"
 
 #include <algorithm>
@@ -21,66 +22,12 @@
 #include <toml.hpp>
 
 #include "config/diagnostics.hpp"
+#include "config/loader_detail.hpp"
 
 namespace ringway::config {
-namespace {
+namespace detail {
 
-using namespace detail;
 using std::string_view_literals::operator""sv;
-
-// ------------------------------------------------------------------ schema
-
-constexpr std::string_view root_keys[] = {"runtime", "listeners", "pools"};
-constexpr std::string_view runtime_keys[] = {"workers", "max_connections", "drain_timeout",
-                                             "buffers", "buffer_size"};
-constexpr std::string_view listener_keys[] = {"name", "listen",       "protocol",
-                                              "pool", "idle_timeout", "backlog"};
-constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries", "servers"};
-constexpr std::string_view server_keys[] = {"address", "weight", "backup"};
-
-// Keys of the design that this version does not implement yet: reported as
-// such rather than as misspellings.
-constexpr std::string_view root_reserved[] = {"admin"};
-constexpr std::string_view listener_reserved[] = {"tls", "routes"};
-constexpr std::string_view pool_reserved[] = {"health"};
-constexpr std::span<const std::string_view> no_keys{};
-
-struct section {
-    std::string_view label;
-    std::span<const std::string_view> keys;
-};
-
-// Where each key lives, to say so when one is written in the wrong table.
-constexpr section sections[] = {
-    {"[runtime]", runtime_keys},
-    {"[[listeners]]", listener_keys},
-    {"[pools.NAME]", pool_keys},
-    {"a server { ... } of pools.NAME.servers", server_keys},
-};
-
-struct balance_name {
-    std::string_view name;
-    balance_kind kind;
-    // A known name the engine cannot run yet is refused, never run as
-    // something else: an operator who asked for least_conn must not get
-    // round robin without knowing.
-    bool implemented;
-};
-
-constexpr balance_name balance_names[] = {
-    {"round_robin", balance_kind::round_robin, true},
-    {"least_conn", balance_kind::least_conn, false},
-    {"p2c", balance_kind::p2c, false},
-    {"random", balance_kind::random, false},
-    {"maglev", balance_kind::maglev, false},
-};
-
-constexpr std::int64_t max_workers = 1024;
-constexpr duration max_drain_timeout = std::chrono::hours(24);
-constexpr duration max_idle_timeout = std::chrono::hours(24 * 7);
-constexpr duration max_connect_timeout = std::chrono::minutes(10);
-constexpr std::uint64_t min_buffer_size = 1024;
-constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
 
 // ------------------------------------------------------------ value readers
 
@@ -107,16 +54,14 @@ void check_keys(problems& out, const toml::value& table, std::string_view path,
         if (auto s = suggest(key, keys)) {
             text += did_you_mean(s);
         } else {
-            std::string_view home;
+            std::string homes;
             for (const auto& sec : sections) {
                 if (sec.keys.data() != keys.data() && contains(sec.keys, key)) {
-                    home = sec.label;
+                    homes += (homes.empty() ? "" : " or ") + std::string(sec.label);
                 }
             }
-            if (!home.empty()) {
-                text += " (this key belongs in ";
-                text.append(home);
-                text += ')';
+            if (!homes.empty()) {
+                text += " (this key belongs in " + homes + ")";
             } else {
                 text += " (expected one of: " + list_of(keys) + ")";
             }
@@ -192,6 +137,82 @@ std::optional<duration> read_duration(problems& out, const toml::value& v, std::
     return d;
 }
 
+std::optional<std::size_t> read_choice(problems& out, const toml::value& v, std::string_view path,
+                                       std::string_view what,
+                                       std::span<const std::string_view> names) {
+    std::string expected;
+    for (const auto n : names) {
+        expected += (expected.empty() ? "" : ", ") + quote(n);
+    }
+    expected = names.size() == 1 ? expected : "one of " + expected;
+    if (!v.is_string()) {
+        out.wrong_type(v, path, expected);
+        return std::nullopt;
+    }
+    const std::string& s = v.as_string().str;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == s) {
+            return i;
+        }
+    }
+    // "Drain" for "drain": the case is the only mistake, say so.
+    std::optional<std::string> near;
+    for (const auto n : names) {
+        if (n.size() == s.size() && std::equal(n.begin(), n.end(), s.begin(), [](char a, char b) {
+                return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+            })) {
+            near = std::string(n);
+        }
+    }
+    if (!near) {
+        near = suggest(s, names);
+    }
+    out.at(v, path,
+           "unknown " + std::string(what) + found_expected(literal(v), expected) +
+               did_you_mean(near));
+    return std::nullopt;
+}
+
+std::optional<address> read_address(problems& out, const toml::value& v, std::string_view path,
+                                    address_role role) {
+    constexpr std::string_view forms = "IP:PORT, [IPv6]:PORT or unix:/path";
+    if (!v.is_string()) {
+        out.wrong_type(v, path, "an address string such as \"127.0.0.1:8080\"");
+        return std::nullopt;
+    }
+    std::string why;
+    auto a = parse_address(v.as_string().str, &why);
+    if (!a) {
+        out.at(v, path, "invalid address: " + why + found_expected(literal(v), forms));
+        return std::nullopt;
+    }
+    if (role == address_role::server && a->family() != AF_UNIX && a->port() == 0) {
+        out.at(v, path,
+               "port 0 is not valid for a server" +
+                   found_expected(literal(v), "a port in 1..65535"));
+        return std::nullopt;
+    }
+    return a;
+}
+
+std::string already_used(std::string_view what, const toml::value& v, const first_use& first) {
+    return std::string(what) + " (found " + literal(v) + ", already used by " + first.path +
+           " on line " + std::to_string(first.line) + ")";
+}
+
+} // namespace detail
+
+namespace {
+
+using namespace detail;
+using std::string_view_literals::operator""sv;
+
+constexpr std::int64_t max_workers = 1024;
+constexpr duration max_drain_timeout = std::chrono::hours(24);
+constexpr duration max_idle_timeout = std::chrono::hours(24 * 7);
+constexpr std::uint64_t min_buffer_size = 1024;
+constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
+
 // A size: a string with a unit ("16KiB") or an integer number of bytes.
 std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std::string_view path,
                                        std::uint64_t lo, std::uint64_t hi) {
@@ -222,30 +243,6 @@ std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std:
         return std::nullopt;
     }
     return bytes;
-}
-
-enum class address_role { listen, server };
-
-std::optional<address> read_address(problems& out, const toml::value& v, std::string_view path,
-                                    address_role role) {
-    constexpr std::string_view forms = "IP:PORT, [IPv6]:PORT or unix:/path";
-    if (!v.is_string()) {
-        out.wrong_type(v, path, "an address string such as \"127.0.0.1:8080\"");
-        return std::nullopt;
-    }
-    std::string why;
-    auto a = parse_address(v.as_string().str, &why);
-    if (!a) {
-        out.at(v, path, "invalid address: " + why + found_expected(literal(v), forms));
-        return std::nullopt;
-    }
-    if (role == address_role::server && a->family() != AF_UNIX && a->port() == 0) {
-        out.at(v, path,
-               "port 0 is not valid for a server" +
-                   found_expected(literal(v), "a port in 1..65535"));
-        return std::nullopt;
-    }
-    return a;
 }
 
 // --------------------------------------------------------------- sections
@@ -303,17 +300,6 @@ void read_runtime(problems& out, const toml::value& t, runtime& r) {
             r.buffer_size = static_cast<std::uint32_t>(*n);
         }
     }
-}
-
-// Where a name or an address was first seen, for duplicate reports.
-struct first_use {
-    std::string path;
-    std::uint32_t line;
-};
-
-std::string already_used(std::string_view what, const toml::value& v, const first_use& first) {
-    return std::string(what) + " (found " + literal(v) + ", already used by " + first.path +
-           " on line " + std::to_string(first.line) + ")";
 }
 
 // State shared by all listeners: names and addresses must be unique.
@@ -466,154 +452,6 @@ void read_listeners(problems& out, const toml::value* v, listener_context& ctx, 
         listener l;
         read_listener(out, items[i], element(path, i), ctx, l);
         r.listeners.push_back(std::move(l));
-    }
-}
-
-bool read_server(problems& out, const toml::value& v, std::string_view path, server& s) {
-    if (!v.is_table()) {
-        const std::string example = v.is_string() ? literal(v) : "\"10.0.0.1:8080\"";
-        out.wrong_type(v, path, "a table such as { address = " + example + " }");
-        return false;
-    }
-    check_keys(out, v, path, server_keys, no_keys);
-    bool ok = true;
-    if (const auto* a = find(v, "address")) {
-        if (auto addr = read_address(out, *a, join(path, "address"), address_role::server)) {
-            s.addr = std::move(*addr);
-        } else {
-            ok = false;
-        }
-    } else {
-        out.at(v, join(path, "address"),
-               "missing required key (expected an address such as \"10.0.0.1:8080\")");
-        ok = false;
-    }
-    if (const auto* w = find(v, "weight")) {
-        if (auto n = read_integer(out, *w, join(path, "weight"), 1, 256)) {
-            s.weight = static_cast<std::uint32_t>(*n);
-        }
-    }
-    if (const auto* b = find(v, "backup")) {
-        if (auto flag = read_bool(out, *b, join(path, "backup"))) {
-            s.backup = *flag;
-        }
-    }
-    return ok;
-}
-
-void read_servers(problems& out, const toml::value& v, std::string_view path, pool& p) {
-    if (!v.is_array()) {
-        out.wrong_type(v, path, "an array of servers such as [{ address = \"10.0.0.1:8080\" }]");
-        return;
-    }
-    const auto& items = v.as_array();
-    if (items.empty()) {
-        out.at(v, path,
-               "a pool needs at least one server" +
-                   found_expected("empty array", "at least one { address = \"IP:PORT\" }"));
-        return;
-    }
-    std::map<std::string, first_use> seen;
-    bool primary = false;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        const std::string item_path = element(path, i);
-        server s;
-        const bool ok = read_server(out, items[i], item_path, s);
-        if (items[i].is_table()) {
-            const auto* b = find(items[i], "backup");
-            primary = primary || b == nullptr || !b->is_boolean() || !b->as_boolean();
-        } else {
-            primary = true; // its type is already reported; don't pile on
-        }
-        if (!ok) {
-            continue;
-        }
-        const auto* a = find(items[i], "address");
-        const auto [it, fresh] =
-            seen.try_emplace(s.addr.to_string(), first_use{element(path, i), a->location().line()});
-        if (!fresh) {
-            out.at(*a, join(item_path, "address"),
-                   already_used("duplicate server (raise its weight instead)", *a, it->second));
-            continue;
-        }
-        p.servers.push_back(std::move(s));
-    }
-    if (!primary) {
-        out.at(
-            v, path,
-            "every server is a backup" +
-                found_expected("only backup servers", "at least one server without backup = true"));
-    }
-}
-
-void read_pool(problems& out, const toml::value& t, std::string_view path, pool& p) {
-    check_keys(out, t, path, pool_keys, pool_reserved);
-    if (const auto* v = find(t, "balance")) {
-        const std::string bp = join(path, "balance");
-        if (auto s = read_string(out, *v, bp)) {
-            std::vector<std::string_view> names;
-            bool known = false;
-            for (const auto& b : balance_names) {
-                names.push_back(b.name);
-                if (b.name != *s) continue;
-                known = true;
-                if (b.implemented) {
-                    p.balance = b.kind;
-                } else {
-                    out.at(*v, bp,
-                           "balance \"" + *s + "\" is not supported yet by this version of ringway" +
-                               found_expected(literal(*v), "\"round_robin\""));
-                }
-            }
-            if (!known) {
-                out.at(*v, bp,
-                       "unknown balance algorithm" +
-                           found_expected(literal(*v), "one of " + list_of(names)) +
-                           did_you_mean(suggest(*s, names)));
-            }
-        }
-    }
-    if (const auto* v = find(t, "connect_timeout")) {
-        if (auto d = read_duration(out, *v, join(path, "connect_timeout"), duration(1),
-                                   max_connect_timeout)) {
-            p.connect_timeout = *d;
-        }
-    }
-    if (const auto* v = find(t, "retries")) {
-        if (auto n = read_integer(out, *v, join(path, "retries"), 0, 16)) {
-            p.retries = static_cast<std::uint32_t>(*n);
-        }
-    }
-    if (const auto* v = find(t, "servers")) {
-        read_servers(out, *v, join(path, "servers"), p);
-    } else {
-        out.at(t, join(path, "servers"),
-               "missing required key (expected an array of servers such as "
-               "[{ address = \"10.0.0.1:8080\" }])");
-    }
-}
-
-void read_pools(problems& out, const toml::value& v, root& r) {
-    constexpr std::string_view path = "pools";
-    if (!v.is_table()) {
-        out.wrong_type(v, path, "a table of pools: write [pools.NAME]");
-        return;
-    }
-    for (const auto& [name, t] : v.as_table()) {
-        const std::string p = join(path, name);
-        if (!is_valid_name(name)) {
-            out.at_key(t, name, p,
-                       "invalid pool name" +
-                           found_expected(quote(name), "letters, digits, '_', '.' or '-'"));
-        }
-        if (!t.is_table()) {
-            out.wrong_type(t, p, "table ([pools." + name + "])");
-            continue;
-        }
-        pool pl;
-        pl.name = name;
-        read_pool(out, t, p, pl);
-        r.pools.emplace(name, std::move(pl));
     }
 }
 

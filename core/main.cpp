@@ -56,12 +56,15 @@ void log_totals(const proxy& p) {
     proxy_totals t = p.totals();
     log::info("stats").kv("accepted", t.accepted).kv("active", t.active)
         .kv("refused_full", t.refused_full).kv("accept_errors", t.accept_errors)
-        .kv("no_server", t.no_server).kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
+        .kv("no_server", t.no_server).kv("pool_full", t.pool_full).kv("queued", t.queued)
+        .kv("queue_timeouts", t.queue_timeouts).kv("ejections", t.ejections)
+        .kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
         .kv("bytes_from_clients", t.bytes_from_clients).kv("bytes_to_clients", t.bytes_to_clients)
         .kv("buffer_starved", t.buffer_starved);
     for (const auto& s : t.servers)
         log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
-            .kv("connections", s.connections).kv("connect_failures", s.connect_failures)
+            .kv("health", s.health).kv("connections", s.connections)
+            .kv("connect_failures", s.connect_failures).kv("ejections", s.ejections)
             .kv("bytes_to_server", s.bytes_to_server).kv("bytes_from_server", s.bytes_from_server);
 }
 

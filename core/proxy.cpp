@@ -63,9 +63,10 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
         *why = std::string("eventfd: ") + std::strerror(errno);
         return nullptr;
     }
+    p->shared_ = std::make_unique<core::shared_state>(*p->config_);
     for (unsigned i = 0; i < n; ++i)
-        p->workers_.push_back(std::make_unique<core::worker>(i, p->config_, p->features_,
-                                                             std::move(fds[i]), per_worker));
+        p->workers_.push_back(std::make_unique<core::worker>(
+            i, p->config_, p->features_, std::move(fds[i]), per_worker, *p->shared_, n));
 
     // Each worker sets up its own ring on its own thread (SINGLE_ISSUER) and
     // reports back before any of them serves.
@@ -104,10 +105,15 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
         *why = first_error;
         return nullptr; // ~proxy stops and joins the others
     }
+    // Active health checks run on their own thread and ring, never on a
+    // worker. Started once every worker is up, so a failure here can stop them.
+    p->health_ = core::health_checker::start(p->config_, *p->shared_, p->features_, why);
+    if (!p->health_) return nullptr;
     return p;
 }
 
 proxy::~proxy() {
+    health_.reset();
     stop();
     for (auto& t : threads_)
         if (t.joinable()) t.join();
@@ -149,8 +155,18 @@ bool proxy::wait(std::chrono::milliseconds timeout) {
 
 proxy_totals proxy::totals() const {
     proxy_totals t;
-    for (const auto& [name, pool] : config_->pools)
-        for (const auto& s : pool.servers) t.servers.push_back({name, s.addr.text});
+    static constexpr const char* health_names[] = {"unknown", "up", "down"};
+    std::size_t pool_index = 0;
+    for (const auto& [name, pool] : config_->pools) {
+        for (std::size_t i = 0; i < pool.servers.size(); ++i) {
+            server_totals st;
+            st.pool = name;
+            st.server = pool.servers[i].addr.text;
+            st.health = health_names[int(shared_->pools[pool_index][i].health.load())];
+            t.servers.push_back(std::move(st));
+        }
+        ++pool_index;
+    }
     for (const auto& w : workers_) {
         const auto& s = w->stats();
         t.accepted += s.accepted.get();
@@ -158,6 +174,10 @@ proxy_totals proxy::totals() const {
         t.refused_full += s.refused_full.get();
         t.accept_errors += s.accept_errors.get();
         t.no_server += s.no_server.get();
+        t.pool_full += s.pool_full.get();
+        t.queued += s.queued.get();
+        t.queue_timeouts += s.queue_timeouts.get();
+        t.ejections += s.ejections.get();
         t.idle_timeouts += s.idle_timeouts.get();
         t.resets += s.resets.get();
         t.bytes_from_clients += s.bytes_from_clients.get();
@@ -172,6 +192,7 @@ proxy_totals proxy::totals() const {
                 st.active += srv.stats.active.get();
                 st.bytes_to_server += srv.stats.bytes_to_server.get();
                 st.bytes_from_server += srv.stats.bytes_from_server.get();
+                st.ejections += srv.stats.ejections.get();
             }
     }
     return t;

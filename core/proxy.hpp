@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/health/checker.hpp"
 #include "core/listener.hpp"
+#include "core/server_shared.hpp"
 #include "core/uring.hpp"
 #include "core/worker.hpp"
 
@@ -32,6 +34,8 @@ struct server_totals {
     std::uint64_t active = 0;
     std::uint64_t bytes_to_server = 0;
     std::uint64_t bytes_from_server = 0;
+    std::uint64_t ejections = 0;
+    std::string health;            // "unknown", "up" or "down"
 };
 
 struct proxy_totals {
@@ -40,6 +44,10 @@ struct proxy_totals {
     std::uint64_t refused_full = 0;
     std::uint64_t accept_errors = 0;
     std::uint64_t no_server = 0;
+    std::uint64_t pool_full = 0;
+    std::uint64_t queued = 0;
+    std::uint64_t queue_timeouts = 0;
+    std::uint64_t ejections = 0;
     std::uint64_t idle_timeouts = 0;
     std::uint64_t resets = 0;
     std::uint64_t bytes_from_clients = 0;
@@ -81,6 +89,8 @@ private:
     proxy() = default;
 
     std::shared_ptr<const config::root> config_;
+    std::unique_ptr<core::shared_state> shared_;
+    std::unique_ptr<core::health_checker> health_;   // destroyed first: it writes shared_
     core::uring_features features_;
     std::vector<core::bound_address> bound_;
     std::vector<std::unique_ptr<core::worker>> workers_;

@@ -34,6 +34,30 @@ bool is_inet(int family) noexcept { return family == AF_INET || family == AF_INE
 
 } // namespace
 
+namespace {
+
+// FNV-1a over the client's IP address (not its port): the maglev key, so one
+// client lands on the same server from every worker and every instance.
+std::uint64_t client_key(int fd) noexcept {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (ss.ss_family == AF_INET) {
+        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+        n = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+        n = 16;
+    }
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+} // namespace
+
 void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
     std::uint32_t slot = free_slots_.back();
     free_slots_.pop_back();
@@ -53,19 +77,54 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
     s.connect_ts.tv_sec = ms / 1000;
     s.connect_ts.tv_nsec = (ms % 1000) * 1000000;
     set_nodelay(client_fd);
+    // One getpeername per connection, only where the balancer uses it.
+    if (pool_cfg.balance == config::balance_kind::maglev) s.key = client_key(client_fd);
     session_connect(s);
 }
 
+void worker::session_refuse(tcp_session& s, const char* reason) noexcept {
+    pool_state& pool = *s.pool;
+    if (now_ms_ - pool.last_refusal_log_ms >= 1000) {
+        pool.last_refusal_log_ms = now_ms_;
+        log::warn("refused").kv("worker", index_).kv("pool", pool.config().name)
+            .kv("reason", reason).kv("no_server_total", stats_.no_server.get())
+            .kv("pool_full_total", stats_.pool_full.get());
+    }
+    session_close(s, false);
+}
+
 void worker::session_connect(tcp_session& s) noexcept {
-    int idx = s.pool->pick(s.tried, now_ms_);
     std::uint32_t attempts_allowed = s.pool->config().retries + 1;
-    if (idx < 0 || s.tried.count >= attempts_allowed) {
+    pick_result pick;
+    if (s.tried.count < attempts_allowed)
+        pick = s.pool->pick(s.tried, s.key, now_ms_, shared_->generation.load(std::memory_order_acquire));
+    if (pick.server < 0) {
+        if (pick.all_full) {
+            // Every usable server is at max_connections: wait in the queue
+            // for a slot, up to queue.timeout, or be refused now.
+            std::uint64_t entry = (std::uint64_t(s.generation) << 32) | slot_of(s);
+            if (s.state != session_state::queued && s.pool->enqueue(entry)) {
+                s.state = session_state::queued;
+                stats_.queued.add();
+                wheel_.schedule(&s.idle_timer, now_ms_ + s.pool->config().queue.timeout.count());
+                return;
+            }
+            stats_.pool_full.add();
+            session_refuse(s, "every server is full and the queue is full");
+            return;
+        }
         stats_.no_server.add();
-        session_close(s, false);
+        session_refuse(s, s.tried.count == 0 ? "no server available" : "every server tried failed");
         return;
     }
+    connect_to(s, pick.server);
+}
+
+void worker::connect_to(tcp_session& s, int idx) noexcept {
     s.tried.add(std::uint32_t(idx));
     s.server_index = idx;
+    s.pool->connection_started(std::size_t(idx));
+    s.counted_active = true;
     const config::server& srv = *s.pool->servers()[std::size_t(idx)].config;
     int fd = ::socket(srv.addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -90,6 +149,33 @@ void worker::session_connect(tcp_session& s) noexcept {
     ++s.timeouts_pending;
 }
 
+void worker::serve_queue(pool_state& pool) noexcept {
+    // A server slot freed: the oldest waiting client takes it. The head stays
+    // in place while every server is still full.
+    std::uint64_t entry;
+    while (pool.peek(&entry)) {
+        tcp_session& s = sessions_[std::uint32_t(entry)];
+        if (s.state != session_state::queued || s.generation != std::uint32_t(entry >> 32)) {
+            pool.pop(); // timed out or closed meanwhile
+            continue;
+        }
+        pick_result pick = pool.pick(s.tried, s.key, now_ms_,
+                                     shared_->generation.load(std::memory_order_acquire));
+        if (pick.server < 0 && pick.all_full) return;
+        pool.pop();
+        wheel_.cancel(&s.idle_timer);
+        s.state = session_state::connecting;
+        if (pick.server < 0) {
+            // Nothing usable any more (servers went down while it waited).
+            stats_.no_server.add();
+            session_refuse(s, "no server available");
+            continue;
+        }
+        connect_to(s, pick.server);
+        return;
+    }
+}
+
 void worker::on_connect_timeout(tcp_session& s) noexcept {
     --s.timeouts_pending;
     maybe_reap(s);
@@ -101,19 +187,31 @@ void worker::on_connect(tcp_session& s, int res) noexcept {
         maybe_reap(s);
         return;
     }
-    server_state& srv = s.pool->servers()[std::size_t(s.server_index)];
+    auto idx = std::size_t(s.server_index);
+    server_state& srv = s.pool->servers()[idx];
     if (res < 0) {
         // -ECANCELED: the linked timeout fired first.
         srv.stats.connect_failures.add();
-        srv.last_failure_ms = now_ms_;
+        std::int64_t ejected_for = 0;
+        if (s.pool->connect_failed(idx, now_ms_, &ejected_for)) {
+            stats_.ejections.add();
+            log::warn("server_ejected").kv("pool", s.pool->config().name)
+                .kv("server", srv.config->addr.text).kv("for_ms", ejected_for)
+                .kv("reason", res == -ECANCELED ? "connect timeout" : std::strerror(-res));
+        }
+        s.pool->connection_ended(idx);
+        s.counted_active = false;
         ::close(s.server.fd);
         s.server.fd = -1;
-        session_connect(s);
+        pool_state& pool = *s.pool;
+        session_connect(s); // the retry first, then whoever waits for the freed slot
+        if (pool.queued() > 0) serve_queue(pool);
         return;
     }
+    s.pool->connect_succeeded(idx, now_ms_);
     srv.stats.connections.add();
     srv.stats.active.add();
-    s.counted_active = true;
+    s.relayed = true;
     s.state = session_state::relaying;
     s.last_activity_ms = now_ms_;
     arm_recv(s, true);
@@ -278,6 +376,12 @@ void worker::pass_fin(tcp_session& s, bool to_client) noexcept {
 }
 
 void worker::on_idle(tcp_session& s) noexcept {
+    if (s.state == session_state::queued) {
+        // Waited queue.timeout for a free server: a clean refusal.
+        stats_.queue_timeouts.add();
+        session_refuse(s, "queue timeout");
+        return;
+    }
     if (s.state != session_state::relaying) return;
     auto idle = config_->listeners[s.listener].idle_timeout.count();
     if (now_ms_ - s.last_activity_ms >= idle) {
@@ -332,11 +436,17 @@ void worker::session_free(tcp_session& s) noexcept {
             h->fd = -1;
         }
     }
-    if (s.counted_active) s.pool->servers()[std::size_t(s.server_index)].stats.active.sub();
+    if (s.counted_active) {
+        s.pool->connection_ended(std::size_t(s.server_index)); // see `pool` below
+        if (s.relayed) s.pool->servers()[std::size_t(s.server_index)].stats.active.sub();
+    }
+    pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot freed
     s.state = session_state::free;
     s.generation = (s.generation + 1) & generation_mask;
     free_slots_.push_back(slot_of(s));
     stats_.active.sub();
+    // A server slot may have freed: the oldest waiting client goes next.
+    if (pool != nullptr && pool->queued() > 0) serve_queue(*pool);
 }
 
 void worker::rearm_starved() noexcept {

@@ -19,10 +19,14 @@ std::int64_t monotonic_ms() noexcept {
 }
 
 worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const uring_features& f,
-               std::vector<listen_socket> listen_fds, std::uint32_t max_sessions)
-    : index_(index), config_(std::move(cfg)), features_(f), wheel_(monotonic_ms()),
-      listen_(std::move(listen_fds)), sessions_(max_sessions) {
-    for (const auto& [name, p] : config_->pools) pools_.push_back(std::make_unique<pool_state>(p));
+               std::vector<listen_socket> listen_fds, std::uint32_t max_sessions,
+               shared_state& shared, unsigned worker_count)
+    : index_(index), config_(std::move(cfg)), shared_(&shared), features_(f),
+      wheel_(monotonic_ms()), listen_(std::move(listen_fds)), sessions_(max_sessions) {
+    std::size_t pool_index = 0;
+    for (const auto& [name, p] : config_->pools)
+        pools_.push_back(std::make_unique<pool_state>(p, shared, pool_index++, worker_count,
+                                                      0x9e3779b97f4a7c15ull * (index + 1)));
     for (const auto& l : config_->listeners) {
         pool_state* match = nullptr;
         for (auto& p : pools_)
@@ -95,7 +99,8 @@ void worker::on_wake() noexcept {
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
         for (auto& s : sessions_)
-            if (s.state == session_state::connecting || s.state == session_state::relaying)
+            if (s.state == session_state::queued || s.state == session_state::connecting ||
+                s.state == session_state::relaying)
                 session_close(s, true);
     }
     if (!stopping_) arm_wake();

@@ -39,7 +39,11 @@ struct worker_stats {
     counter active;                // sessions in the slab now
     counter refused_full;          // accepted while the slab was full: closed at once
     counter accept_errors;         // EMFILE, ENFILE, ENOMEM... (accepting backs off)
-    counter no_server;             // every server tried failed: client closed
+    counter no_server;             // no usable server (all down, ejected, tried): client closed
+    counter pool_full;             // every usable server full, queue full or off: client closed
+    counter queued;                // clients that waited in a pool's queue
+    counter queue_timeouts;        // ... and were closed when queue.timeout passed
+    counter ejections;             // passive ejections decided by this worker
     counter idle_timeouts;
     counter resets;                // a side reset or failed: both closed
     counter bytes_from_clients;
@@ -47,7 +51,7 @@ struct worker_stats {
     counter buffer_starved;        // recv found the buffer ring empty (-ENOBUFS)
 };
 
-enum class session_state : std::uint8_t { free, connecting, relaying, closing };
+enum class session_state : std::uint8_t { free, queued, connecting, relaying, closing };
 
 // One socket of a session, and the queue of buffers waiting to be sent to it.
 struct session_half {
@@ -78,11 +82,13 @@ struct tcp_session {
     tried_set tried;
     bool connect_pending = false;
     std::uint8_t timeouts_pending = 0; // link timeouts not yet completed
-    bool counted_active = false;       // server_stats::active was incremented
+    bool counted_active = false;       // pool_state::connection_started for server_index
+    bool relayed = false;              // connected: server_stats::active was incremented
     bool reset = false;                // close with RST (SO_LINGER 0)
     bool reap_queued = false;
     std::int64_t last_activity_ms = 0;
-    timer_node idle_timer;
+    std::uint64_t key = 0;             // balancing key (client address hash) for maglev
+    timer_node idle_timer;             // idle timeout; queue timeout while queued
     __kernel_timespec connect_ts{};
 };
 
@@ -92,8 +98,11 @@ enum class worker_command : int { none = 0, drain = 1, stop = 2 };
 class worker {
 public:
     // `index` names the worker in logs; `listen_fds` become owned by it.
+    // `shared`: per-server state shared with the health checker and the other
+    // workers (owned by the proxy); `worker_count` splits per-server limits.
     worker(unsigned index, std::shared_ptr<const config::root> cfg, const uring_features& f,
-           std::vector<listen_socket> listen_fds, std::uint32_t max_sessions);
+           std::vector<listen_socket> listen_fds, std::uint32_t max_sessions,
+           shared_state& shared, unsigned worker_count);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
@@ -130,6 +139,7 @@ private:
     // tcp_session.cpp: the L4 session.
     void session_start(int client_fd, std::uint32_t listener) noexcept;
     void session_connect(tcp_session& s) noexcept;
+    void connect_to(tcp_session& s, int server) noexcept;
     void on_connect(tcp_session& s, int res) noexcept;
     void on_connect_timeout(tcp_session& s) noexcept;
     void on_recv(tcp_session& s, bool from_client, int res, std::uint32_t flags) noexcept;
@@ -139,6 +149,8 @@ private:
     void flush(tcp_session& s, bool to_client) noexcept;
     void pass_fin(tcp_session& s, bool to_client) noexcept;
     void session_close(tcp_session& s, bool reset) noexcept;
+    void session_refuse(tcp_session& s, const char* reason) noexcept;
+    void serve_queue(pool_state& pool) noexcept;
     void maybe_reap(tcp_session& s) noexcept;
     void session_free(tcp_session& s) noexcept;
     void rearm_starved() noexcept;
@@ -151,6 +163,7 @@ private:
 
     unsigned index_;
     std::shared_ptr<const config::root> config_;
+    shared_state* shared_;
     uring_features features_;
     uring ring_;
     buffer_ring buffers_;

@@ -1,0 +1,115 @@
+// What config/loader.cpp and config/loader_pool.cpp share: the schema (the
+// keys of every table) and the readers that check one value against it and
+// report a problem instead of throwing. Private to config/ (it includes
+// toml11); control thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <toml.hpp>
+
+#include "config/config.hpp"
+#include "config/diagnostics.hpp"
+
+namespace ringway::config::detail {
+
+// ------------------------------------------------------------------ schema
+
+inline constexpr std::string_view root_keys[] = {"runtime", "listeners", "pools"};
+inline constexpr std::string_view runtime_keys[] = {"workers", "max_connections", "drain_timeout",
+                                                    "buffers", "buffer_size"};
+inline constexpr std::string_view listener_keys[] = {"name", "listen",       "protocol",
+                                                     "pool", "idle_timeout", "backlog"};
+inline constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries", "servers",
+                                                 "health",  "passive",         "queue",   "maglev"};
+inline constexpr std::string_view server_keys[] = {"address",         "weight",     "backup",
+                                                   "max_connections", "slow_start", "state"};
+inline constexpr std::string_view health_keys[] = {
+    "kind",  "interval", "timeout", "fast_interval", "jitter",        "rise",       "fall",
+    "start", "method",   "path",    "host",          "expect_status", "expect_body"};
+inline constexpr std::string_view passive_keys[] = {"consecutive_failures", "base_ejection",
+                                                    "max_ejection", "max_ejected_percent"};
+inline constexpr std::string_view queue_keys[] = {"size", "timeout"};
+inline constexpr std::string_view maglev_keys[] = {"table_size", "bounded_load"};
+
+// Keys of the design that this version does not implement yet: reported as
+// such rather than as misspellings.
+inline constexpr std::string_view root_reserved[] = {"admin"};
+inline constexpr std::string_view listener_reserved[] = {"tls", "routes"};
+inline constexpr std::span<const std::string_view> no_keys{};
+
+struct section {
+    std::string_view label;
+    std::span<const std::string_view> keys;
+};
+
+// Where each key lives, to say so when one is written in the wrong table.
+// clang-format off
+inline constexpr section sections[] = {
+    {"[runtime]", runtime_keys},
+    {"[[listeners]]", listener_keys},
+    {"[pools.NAME]", pool_keys},
+    {"a server { ... } of pools.NAME.servers", server_keys},
+    {"[pools.NAME.health]", health_keys},
+    {"[pools.NAME.passive]", passive_keys},
+    {"[pools.NAME.queue]", queue_keys},
+    {"[pools.NAME.maglev]", maglev_keys},
+};
+// clang-format on
+
+// ------------------------------------------------------------ value readers
+// Each reads one value; on a problem it reports it to `out` (at the value,
+// with `path` as the key path) and returns nullopt.
+
+// The value of `key` in `table` (a table), or null.
+const toml::value* find(const toml::value& table, std::string_view key);
+
+// Reports the keys of `table` that are not in `keys`: `reserved` ones as "not
+// supported yet", others with the nearest valid key or the table they belong in.
+void check_keys(problems& out, const toml::value& table, std::string_view path,
+                std::span<const std::string_view> keys, std::span<const std::string_view> reserved);
+
+std::optional<std::string> read_string(problems& out, const toml::value& v, std::string_view path);
+
+// An integer within [lo, hi].
+std::optional<std::int64_t> read_integer(problems& out, const toml::value& v, std::string_view path,
+                                         std::int64_t lo, std::int64_t hi);
+
+std::optional<bool> read_bool(problems& out, const toml::value& v, std::string_view path);
+
+// A duration string within [lo, hi]; a bare integer gets a hint with units.
+std::optional<duration> read_duration(problems& out, const toml::value& v, std::string_view path,
+                                      duration lo, duration hi);
+
+// One of `names`, returned as its index. `what` names the thing in the
+// message ("unknown WHAT"); a near miss (other case, typo) is suggested.
+std::optional<std::size_t> read_choice(problems& out, const toml::value& v, std::string_view path,
+                                       std::string_view what,
+                                       std::span<const std::string_view> names);
+
+enum class address_role { listen, server };
+
+// An address; a server's may not have port 0.
+std::optional<address> read_address(problems& out, const toml::value& v, std::string_view path,
+                                    address_role role);
+
+// Where a name or an address was first seen, for duplicate reports.
+struct first_use {
+    std::string path;
+    std::uint32_t line;
+};
+
+// "WHAT (found V, already used by PATH on line N)".
+std::string already_used(std::string_view what, const toml::value& v, const first_use& first);
+
+// --------------------------------------------------------------- sections
+
+// The [pools] table (config/loader_pool.cpp): every pool, its servers and its
+// health, passive, queue and maglev tables, into r.pools.
+void read_pools(problems& out, const toml::value& v, root& r);
+
+} // namespace ringway::config::detail
