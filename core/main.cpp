@@ -68,14 +68,10 @@ void log_totals(const proxy& p) {
             .kv("bytes_to_server", s.bytes_to_server).kv("bytes_from_server", s.bytes_from_server);
 }
 
-// Waits for signals and worker exits on the control thread's own ring.
-int control_loop(proxy& p, const config::root& cfg, int sig_fd) {
-    core::uring ring;
-    core::uring_features plain; // no SINGLE_ISSUER games on the control ring
-    if (int rc = ring.init(8, plain); rc < 0) {
-        log::error("control_ring_failed").kv("error", std::strerror(-rc));
-        return 1;
-    }
+// Waits for signals and worker exits on the control thread's own ring (set
+// up before any worker serves, so that clients exhausting descriptors cannot
+// keep the daemon from ever taking a signal).
+int control_loop(core::uring& ring, proxy& p, const config::root& cfg, int sig_fd) {
     signalfd_siginfo si{};
     std::uint64_t finished_count = 0;
     __kernel_timespec deadline{};
@@ -173,6 +169,16 @@ int run(const std::string& path) {
         return 1;
     }
 
+    core::uring ring;
+    if (int rc = ring.init(8, core::uring_features{}); rc < 0) {
+        // proxy::start's probe explains an unavailable io_uring better.
+        core::uring_features f;
+        std::string why;
+        if (core::probe_features(&f, &why)) why = std::string("io_uring set-up failed: ") + std::strerror(-rc);
+        log::error("start_failed").kv("config", path).kv("error", why);
+        std::fprintf(stderr, "ringway: %s\n", why.c_str());
+        return 1;
+    }
     std::string why;
     auto p = proxy::start(cfg, &why);
     if (!p) {
@@ -188,7 +194,7 @@ int run(const std::string& path) {
         .kv("kernel", f.kernel).kv("multishot_recv", f.multishot_recv)
         .kv("defer_taskrun", f.defer_taskrun).kv("pid", std::int64_t(getpid()));
     sd_notify("READY=1");
-    int rc = control_loop(*p, cfg, sig_fd);
+    int rc = control_loop(ring, *p, cfg, sig_fd);
     p.reset();
     ::close(sig_fd);
     return rc;
