@@ -119,10 +119,13 @@ parse_status parse_request_head(std::string_view input, request_head& out) noexc
         return fail(out, 400);
     }
     out.head_method = method == "HEAD";
+    out.get_method = method == "GET";
+    out.target = target;
 
     bool close = false;
     bool keep_alive = false;
     bool have_length = false;
+    bool have_coding = false;
     while (!head.empty()) {
         line_end = head.find("\r\n");
         line = head.substr(0, line_end);
@@ -143,11 +146,21 @@ parse_status parse_request_head(std::string_view input, request_head& out) noexc
             out.content_length = n;
             have_length = true;
         } else if (iequals(name, "transfer-encoding")) {
-            return fail(out, 400);  // chunked request bodies are not supported
+            if (have_coding) {
+                return fail(out, 400);  // one Transfer-Encoding line, and only chunked
+            }
+            have_coding = true;
+            if (!iequals(value, "chunked")) {
+                return fail(out, 501);  // gzip, compress, ...: not implemented
+            }
+            out.chunked = true;
         } else if (iequals(name, "connection")) {
             close = close || has_token(value, "close");
             keep_alive = keep_alive || has_token(value, "keep-alive");
         }
+    }
+    if (out.chunked && (have_length || out.http10)) {
+        return fail(out, 400);  // ambiguous framing (RFC 9112 section 6.1)
     }
     out.keep_alive = !close && (!out.http10 || keep_alive);
     return parse_status::complete;

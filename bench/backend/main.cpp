@@ -1,6 +1,9 @@
 // ringway-backend: a backend simulator (echo, HTTP/1.1, sink) for ringway's demo,
-// integration tests and benchmarks. One epoll loop per thread, each thread with its own
-// SO_REUSEPORT socket per listener. See `ringway-backend --help`.
+// integration tests and benchmarks, with latency and fault injection. One epoll loop per
+// thread, each thread with its own SO_REUSEPORT socket per listener. The main thread
+// handles the signals: SIGTERM/SIGINT stop, SIGUSR1/SIGUSR2 switch /healthz. See
+// `ringway-backend --help`.
+#include "bench/backend/head_recorder.hpp"
 #include "bench/backend/options.hpp"
 #include "bench/backend/worker.hpp"
 
@@ -66,11 +69,27 @@ int run(int argc, char** argv) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGUSR1);  // /healthz failing
+    sigaddset(&signals, SIGUSR2);  // /healthz healthy
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
     if (signal_fd < 0) {
         std::fprintf(stderr, "ringway-backend: signalfd: %s\n", std::strerror(errno));
         return 1;
+    }
+
+    head_recorder recorder;
+    shared_state shared;
+    shared.settings = &opts;
+    shared.healthy.store(!opts.healthz_fail);
+    if (!opts.record_heads.empty()) {
+        std::string error;
+        if (!recorder.open(opts.record_heads, error)) {
+            std::fprintf(stderr, "ringway-backend: --record-heads %s: %s\n",
+                         opts.record_heads.c_str(), error.c_str());
+            return 1;
+        }
+        shared.recorder = &recorder;
     }
 
     // One socket per (thread, listener). With port 0 the first bind picks the port and
@@ -94,12 +113,13 @@ int run(int argc, char** argv) {
             fds[t].push_back(fd);
         }
         infos.push_back(make_listener_info(spec.mode, format_address(spec.address),
-                                           opts.body_size));
+                                           address_port(spec.address),
+                                           opts.body_size, opts.status));
     }
 
     std::vector<std::unique_ptr<worker>> workers;
     for (unsigned t = 0; t < opts.threads; ++t) {
-        workers.push_back(std::make_unique<worker>(infos, std::move(fds[t])));
+        workers.push_back(std::make_unique<worker>(infos, std::move(fds[t]), shared, t));
         std::string error;
         if (!workers.back()->init(error)) {
             std::fprintf(stderr, "ringway-backend: %s\n", error.c_str());
@@ -120,11 +140,21 @@ int run(int argc, char** argv) {
     std::printf("event=ready threads=%u\n", opts.threads);
     std::fflush(stdout);
 
-    signalfd_siginfo info{};
-    while (::read(signal_fd, &info, sizeof info) != ssize_t(sizeof info)) {
-        if (errno != EINTR) {
+    for (;;) {
+        signalfd_siginfo info{};
+        if (::read(signal_fd, &info, sizeof info) != ssize_t(sizeof info)) {
+            if (errno == EINTR) {
+                continue;
+            }
             std::fprintf(stderr, "ringway-backend: signalfd read: %s\n", std::strerror(errno));
             break;
+        }
+        if (info.ssi_signo == SIGUSR1) {
+            set_healthy(shared, false, "SIGUSR1");
+        } else if (info.ssi_signo == SIGUSR2) {
+            set_healthy(shared, true, "SIGUSR2");
+        } else {
+            break;  // SIGTERM or SIGINT
         }
     }
     for (auto& w : workers) {
@@ -142,14 +172,18 @@ int run(int argc, char** argv) {
             sum.requests += s.requests;
             sum.bytes_in += s.bytes_in;
             sum.bytes_out += s.bytes_out;
+            sum.faults += s.faults;
+            sum.healthz += s.healthz;
         }
         std::printf("event=stats mode=%s address=%s connections=%llu requests=%llu bytes_in=%llu "
-                    "bytes_out=%llu\n",
+                    "bytes_out=%llu faults=%llu healthz=%llu\n",
                     mode_name(infos[i].mode).data(), infos[i].address.c_str(),
                     static_cast<unsigned long long>(sum.connections),
                     static_cast<unsigned long long>(sum.requests),
                     static_cast<unsigned long long>(sum.bytes_in),
-                    static_cast<unsigned long long>(sum.bytes_out));
+                    static_cast<unsigned long long>(sum.bytes_out),
+                    static_cast<unsigned long long>(sum.faults),
+                    static_cast<unsigned long long>(sum.healthz));
     }
     std::fflush(stdout);
     ::close(signal_fd);

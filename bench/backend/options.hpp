@@ -1,9 +1,12 @@
 // Command line of ringway-backend: which listeners to open and how.
 #pragma once
 
+#include "bench/backend/faults.hpp"
+
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +38,13 @@ struct options {
     unsigned threads = 1;
     std::size_t body_size = 13;
     int backlog = 4096;
+    int status = 200;              // --status: status of the normal HTTP answer
+    bool http_echo = false;        // --http-echo: the answer's body is the request's body
+    delay_spec delay;              // --delay: before each HTTP answer and echo reply
+    fault_spec faults;             // --fault-*: share of HTTP requests per fault
+    std::uint64_t seed = 1;        // --seed: of the fault and delay draws
+    bool healthz_fail = false;     // --healthz-fail: /healthz starts failing
+    std::string record_heads;      // --record-heads FILE; empty: off
 };
 
 // Parses argv. On a usage error writes a message to stderr and returns false; on
@@ -47,5 +57,8 @@ bool parse_address(std::string_view text, socket_address& out, std::string& erro
 
 // Formats an address as "127.0.0.1:8080" or "[::1]:8080".
 std::string format_address(const socket_address& address);
+
+// The port of an address, in host order.
+unsigned address_port(const socket_address& address) noexcept;
 
 }  // namespace ringway::backend
