@@ -50,6 +50,21 @@ public:
     // pending accept stops listening only then). Idempotent.
     void close() noexcept;
 
+    // Calls `on(cqe)` for every completion ready now, then marks them all
+    // seen with one CQ-head store. `on` only handles the completion (it may
+    // queue SQEs); returns how many there were.
+    template <typename F> unsigned drain(F&& on) noexcept {
+        unsigned seen = 0;
+        unsigned head;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            on(cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(&ring_, seen);
+        return seen;
+    }
+
     io_uring* raw() noexcept { return &ring_; }
     bool ready() const noexcept { return ready_; }
 

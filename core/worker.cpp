@@ -284,14 +284,7 @@ void worker::run() noexcept {
             break;
         }
         now_ms_ = monotonic_ms();
-        unsigned seen = 0;
-        unsigned head;
-        io_uring_cqe* cqe;
-        io_uring_for_each_cqe(ring_.raw(), head, cqe) {
-            dispatch(cqe);
-            ++seen;
-        }
-        io_uring_cq_advance(ring_.raw(), seen);
+        ring_.drain([this](io_uring_cqe* cqe) { dispatch(cqe); });
         after_batch();
     }
     // Release the kernel's references to our sockets now, not when the

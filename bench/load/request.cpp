@@ -1,16 +1,11 @@
 #include "bench/load/request.hpp"
 
+#include "proto/ascii.hpp"
+
 namespace ringway::load {
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+using proto::ascii_iequals;
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -29,9 +24,9 @@ std::string build_request(const options& o, const url& u) {
     bool has_host = false, has_length = false, has_connection = false;
     for (const std::string& h : o.headers) {
         std::string_view name = header_name(h);
-        has_host |= iequals(name, "host");
-        has_length |= iequals(name, "content-length");
-        has_connection |= iequals(name, "connection");
+        has_host |= ascii_iequals(name, "host");
+        has_length |= ascii_iequals(name, "content-length");
+        has_connection |= ascii_iequals(name, "connection");
     }
     std::string r;
     r.reserve(256 + o.body_size);
@@ -83,13 +78,13 @@ void keep_alive_scanner::on_line(std::string_view line) noexcept {
         return;
     }
     std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !iequals(line.substr(0, colon), "connection")) return;
+    if (colon == std::string_view::npos || !ascii_iequals(line.substr(0, colon), "connection")) return;
     std::string_view value = line.substr(colon + 1);
     while (!value.empty()) {
         std::size_t comma = value.find(',');
         std::string_view token = trim(value.substr(0, comma));
-        saw_close_ |= iequals(token, "close");
-        saw_keep_alive_ |= iequals(token, "keep-alive");
+        saw_close_ |= ascii_iequals(token, "close");
+        saw_keep_alive_ |= ascii_iequals(token, "keep-alive");
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
     }

@@ -19,7 +19,6 @@ constexpr std::uint32_t generation_mask = 0xffffffu;
 constexpr std::int64_t linger_ns = 1'000'000'000;     // wait this long for the server's FIN
 constexpr std::int64_t late_ns = 1'000'000;           // open loop: "late" past this
 constexpr std::int64_t progress_period_ns = 1'000'000'000;
-constexpr unsigned cqe_batch = 256;
 
 unsigned next_pow2(unsigned v) noexcept {
     unsigned p = 1;
@@ -111,7 +110,6 @@ void worker::run() noexcept {
     now_ns_ = monotonic_ns();
     std::int64_t next_check = now_ns_ + check_period;
     std::int64_t next_publish = clock_.start_ns + progress_period_ns;
-    io_uring_cqe* cqes[cqe_batch];
 
     for (;;) {
         // Open loop: what fell due before the end is sent even if the wake-up came after it.
@@ -164,13 +162,7 @@ void worker::run() noexcept {
         // timeout SQE (user_data LIBURING_UDATA_TIMEOUT, dropped by process()).
         io_uring_submit_and_wait_timeout(ring_.raw(), &first, 1, &ts, nullptr);
         now_ns_ = monotonic_ns();
-        for (;;) {
-            unsigned n = io_uring_peek_batch_cqe(ring_.raw(), cqes, cqe_batch);
-            if (n == 0) break;
-            for (unsigned i = 0; i < n; ++i) process(*cqes[i]);
-            io_uring_cq_advance(ring_.raw(), n);
-            if (n < cqe_batch) break;
-        }
+        ring_.drain([this](io_uring_cqe* cqe) { process(*cqe); });
         for (std::uint32_t slot : starved_) {
             connection& c = connections_[slot];
             if (c.starved && c.fd >= 0 && !c.recv_armed) {

@@ -130,14 +130,7 @@ void check_loop::run() noexcept {
             log::error("ring_failed").kv("thread", "health").kv("error", std::strerror(-rc));
             break;
         }
-        unsigned seen = 0;
-        unsigned head;
-        io_uring_cqe* cqe;
-        io_uring_for_each_cqe(ring_.raw(), head, cqe) {
-            dispatch(cqe);
-            ++seen;
-        }
-        io_uring_cq_advance(ring_.raw(), seen);
+        ring_.drain([this](io_uring_cqe* cqe) { dispatch(cqe); });
     }
     // Whatever is left (cancels' own completions) goes with the ring.
     ring_.close();

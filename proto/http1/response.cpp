@@ -1,5 +1,7 @@
 #include "proto/http1/response.hpp"
 
+#include "proto/ascii.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -17,14 +19,7 @@ int hex_value(char c) noexcept {
     return -1;
 }
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
+using proto::ascii_iequals;
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
@@ -206,7 +201,7 @@ void response_parser::on_header_line(std::string_view line) noexcept {
         }
     if (state_ == response_state::trailers) return; // trailers are checked, not used
     std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-length")) {
+    if (ascii_iequals(name, "content-length")) {
         if (value.empty() || value.size() > 18) {
             fail("bad content-length");
             return;
@@ -225,7 +220,7 @@ void response_parser::on_header_line(std::string_view line) noexcept {
         }
         has_length_ = true;
         content_length_ = n;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (ascii_iequals(name, "transfer-encoding")) {
         // A list of codings, possibly over several fields; what matters is
         // whether the last one is chunked.
         bool any = false;
@@ -234,7 +229,7 @@ void response_parser::on_header_line(std::string_view line) noexcept {
             std::string_view coding = trim(value.substr(0, comma));
             if (!coding.empty()) {
                 any = true;
-                chunked_last_ = iequals(coding, "chunked");
+                chunked_last_ = ascii_iequals(coding, "chunked");
             }
             if (comma == std::string_view::npos) break;
             value.remove_prefix(comma + 1);
