@@ -58,6 +58,7 @@ void log_totals(const proxy& p) {
         .kv("refused_full", t.refused_full).kv("accept_errors", t.accept_errors)
         .kv("no_server", t.no_server).kv("pool_full", t.pool_full).kv("queued", t.queued)
         .kv("queue_timeouts", t.queue_timeouts).kv("ejections", t.ejections)
+        .kv("fd_waits", t.fd_waits)
         .kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
         .kv("bytes_from_clients", t.bytes_from_clients).kv("bytes_to_clients", t.bytes_to_clients)
         .kv("buffer_starved", t.buffer_starved);

@@ -28,10 +28,10 @@ std::vector<int> allowed_cpus() {
 }
 
 // Sessions hold two descriptors each: make room for max_connections if the
-// hard limit allows, and say so when it does not.
-void raise_fd_limit(std::uint64_t wanted) {
+// hard limit allows, and say so when it does not. Returns the soft limit.
+std::uint64_t raise_fd_limit(std::uint64_t wanted) {
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
     if (rl.rlim_cur < wanted) {
         rlimit want = rl;
         want.rlim_cur = std::min<rlim_t>(rl.rlim_max, wanted);
@@ -41,6 +41,7 @@ void raise_fd_limit(std::uint64_t wanted) {
     if (rl.rlim_cur < wanted)
         log::warn("fd_limit_low").kv("limit", std::uint64_t(rl.rlim_cur)).kv("wanted", wanted)
             .kv("hint", "raise LimitNOFILE or lower runtime.max_connections");
+    return rl.rlim_cur;
 }
 
 } // namespace
@@ -53,7 +54,21 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     std::vector<int> cpus = allowed_cpus();
     unsigned n = cfg.runtime.workers != 0 ? cfg.runtime.workers : unsigned(cpus.size());
     std::uint32_t per_worker = (cfg.runtime.max_connections + n - 1) / n;
-    raise_fd_limit(std::uint64_t(cfg.runtime.max_connections) * 2 + 64 + n * 16);
+    // Descriptors not for sessions: rings, eventfds, listeners, the health
+    // checker's connections, stdio and slack.
+    std::uint64_t reserve = 16 + std::uint64_t(n) * (8 + 2 * cfg.listeners.size());
+    for (const auto& [name, pool] : cfg.pools)
+        if (pool.health) reserve += pool.servers.size();
+    std::uint64_t limit = raise_fd_limit(std::uint64_t(cfg.runtime.max_connections) * 2 + reserve);
+    // As HAProxy derives maxconn from the limit: a worker never accepts a
+    // client it has no descriptor left to connect for; the rest wait in the
+    // kernel's backlog instead of being accepted and closed.
+    std::uint64_t fit = limit > reserve ? (limit - reserve) / 2 / n : 1;
+    if (fit < per_worker) {
+        per_worker = std::uint32_t(std::max<std::uint64_t>(1, fit));
+        log::warn("max_connections_lowered").kv("per_worker", per_worker).kv("workers", n)
+            .kv("fd_limit", limit);
+    }
 
     std::vector<std::vector<core::listen_socket>> fds;
     if (!core::open_listen_sockets(*p->config_, n, &fds, &p->bound_, why)) return nullptr;
@@ -175,6 +190,7 @@ proxy_totals proxy::totals() const {
         t.accept_errors += s.accept_errors.get();
         t.no_server += s.no_server.get();
         t.pool_full += s.pool_full.get();
+        t.fd_waits += s.fd_waits.get();
         t.queued += s.queued.get();
         t.queue_timeouts += s.queue_timeouts.get();
         t.ejections += s.ejections.get();

@@ -48,6 +48,7 @@ struct proxy_totals {
     std::uint64_t queued = 0;
     std::uint64_t queue_timeouts = 0;
     std::uint64_t ejections = 0;
+    std::uint64_t fd_waits = 0;
     std::uint64_t idle_timeouts = 0;
     std::uint64_t resets = 0;
     std::uint64_t bytes_from_clients = 0;

@@ -128,9 +128,15 @@ void worker::connect_to(tcp_session& s, int idx) noexcept {
     const config::server& srv = *s.pool->servers()[std::size_t(idx)].config;
     int fd = ::socket(srv.addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        // EMFILE/ENFILE: no descriptor for the server side; give up on this client.
-        stats_.accept_errors.add();
-        session_close(s, false);
+        // EMFILE/ENFILE: no descriptor for the server side now. The client
+        // waits (it is not this server's fault) and the connect is retried
+        // in 100 ms, when closing sessions may have freed some.
+        --s.tried.count;
+        s.pool->connection_ended(std::size_t(idx));
+        s.counted_active = false;
+        stats_.fd_waits.add();
+        s.state = session_state::fd_wait;
+        wheel_.schedule(&s.idle_timer, now_ms_ + 100);
         return;
     }
     if (is_inet(srv.addr.family())) set_nodelay(fd);
@@ -376,6 +382,11 @@ void worker::pass_fin(tcp_session& s, bool to_client) noexcept {
 }
 
 void worker::on_idle(tcp_session& s) noexcept {
+    if (s.state == session_state::fd_wait) {
+        s.state = session_state::connecting;
+        session_connect(s);
+        return;
+    }
     if (s.state == session_state::queued) {
         // Waited queue.timeout for a free server: a clean refusal.
         stats_.queue_timeouts.add();

@@ -99,8 +99,8 @@ void worker::on_wake() noexcept {
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
         for (auto& s : sessions_)
-            if (s.state == session_state::queued || s.state == session_state::connecting ||
-                s.state == session_state::relaying)
+            if (s.state == session_state::queued || s.state == session_state::fd_wait ||
+                s.state == session_state::connecting || s.state == session_state::relaying)
                 session_close(s, true);
     }
     if (!stopping_) arm_wake();

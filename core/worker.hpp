@@ -44,6 +44,7 @@ struct worker_stats {
     counter queued;                // clients that waited in a pool's queue
     counter queue_timeouts;        // ... and were closed when queue.timeout passed
     counter ejections;             // passive ejections decided by this worker
+    counter fd_waits;              // no descriptor for a server socket: retried in 100 ms
     counter idle_timeouts;
     counter resets;                // a side reset or failed: both closed
     counter bytes_from_clients;
@@ -51,7 +52,8 @@ struct worker_stats {
     counter buffer_starved;        // recv found the buffer ring empty (-ENOBUFS)
 };
 
-enum class session_state : std::uint8_t { free, queued, connecting, relaying, closing };
+// fd_wait: no descriptor for the server socket (EMFILE); retried on a timer.
+enum class session_state : std::uint8_t { free, queued, fd_wait, connecting, relaying, closing };
 
 // One socket of a session, and the queue of buffers waiting to be sent to it.
 struct session_half {
