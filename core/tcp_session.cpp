@@ -135,6 +135,7 @@ void worker::connect_to(tcp_session& s, int idx) noexcept {
         s.pool->connection_ended(std::size_t(idx));
         s.counted_active = false;
         stats_.fd_waits.add();
+        if (s.fd_wait_since_ms == 0) s.fd_wait_since_ms = now_ms_;
         s.state = session_state::fd_wait;
         wheel_.schedule(&s.idle_timer, now_ms_ + 100);
         return;
@@ -383,6 +384,12 @@ void worker::pass_fin(tcp_session& s, bool to_client) noexcept {
 
 void worker::on_idle(tcp_session& s) noexcept {
     if (s.state == session_state::fd_wait) {
+        // Waited as long as a connect may take: give up on this client (its
+        // descriptor may be what another session needs).
+        if (now_ms_ - s.fd_wait_since_ms >= s.pool->config().connect_timeout.count()) {
+            session_refuse(s, "no descriptor for a server connection");
+            return;
+        }
         s.state = session_state::connecting;
         session_connect(s);
         return;

@@ -36,6 +36,7 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
     free_slots_.reserve(max_sessions);
     for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
     reap_.reserve(max_sessions);
+    pending_.resize(64 + listen_.size());
     starved_.reserve(std::size_t(max_sessions) * 2);
     // Enough queued bytes per direction to keep a fast path streaming, small
     // enough that a slow reader holds only a few buffers.
@@ -45,6 +46,8 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
 worker::~worker() {
     for (auto& l : listen_)
         if (l.fd >= 0) ::close(l.fd);
+    for (std::size_t i = 0; i < pending_length_; ++i)
+        ::close(pending_[(pending_head_ + i) % pending_.size()].first);
     for (auto& s : sessions_) {
         if (s.client.fd >= 0) ::close(s.client.fd);
         if (s.server.fd >= 0) ::close(s.server.fd);
@@ -95,6 +98,10 @@ void worker::on_wake() noexcept {
     if (c >= worker_command::drain && !draining_) {
         draining_ = true;
         stop_listening();
+        for (; pending_length_ > 0; --pending_length_) { // never started: close
+            ::close(pending_[pending_head_].first);
+            pending_head_ = (pending_head_ + 1) % pending_.size();
+        }
     }
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
@@ -121,11 +128,17 @@ void worker::stop_listening() noexcept {
     }
 }
 
+// Below this many free slots a worker accepts one client at a time: a
+// multishot accept runs ahead of us by up to a batch of clients, which a
+// nearly full slab could not take.
+constexpr std::size_t accept_margin = 64;
+
 void worker::arm_accept(listen_socket& l) noexcept {
     if (l.fd < 0 || l.armed || l.backoff || accept_paused_ || draining_) return;
     std::uint32_t idx = std::uint32_t(&l - listen_.data());
     io_uring_sqe* sqe = ring_.sqe();
-    if (features_.multishot_accept)
+    l.multishot = features_.multishot_accept && free_slots_.size() > accept_margin;
+    if (l.multishot)
         io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.19
     else
         io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.5
@@ -133,15 +146,26 @@ void worker::arm_accept(listen_socket& l) noexcept {
     l.armed = true;
 }
 
+void worker::cancel_accept(listen_socket& l) noexcept {
+    if (!l.armed || l.fd < 0) return;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
+    io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
+}
+
+void worker::start_pending() noexcept {
+    while (pending_length_ > 0 && !free_slots_.empty()) {
+        auto [fd, listener] = pending_[pending_head_];
+        pending_head_ = (pending_head_ + 1) % pending_.size();
+        --pending_length_;
+        session_start(fd, listener);
+    }
+}
+
 void worker::pause_accepting() noexcept {
     if (accept_paused_) return;
     accept_paused_ = true;
-    for (auto& l : listen_) {
-        if (!l.armed || l.fd < 0) continue;
-        io_uring_sqe* sqe = ring_.sqe();
-        io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
-        io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
-    }
+    for (auto& l : listen_) cancel_accept(l);
 }
 
 void worker::resume_accepting() noexcept {
@@ -154,14 +178,23 @@ void worker::on_accept(std::uint32_t idx, int res, std::uint32_t flags) noexcept
     listen_socket& l = listen_[idx];
     if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
     if (res >= 0) {
-        if (draining_ || free_slots_.empty()) {
-            // Raced with a pause: the slab is full (max_connections).
-            stats_.refused_full.add();
+        if (draining_) {
             ::close(res);
+        } else if (free_slots_.empty()) {
+            // Accepted ahead of a pause: wait for a slot if there is room.
+            if (pending_length_ < pending_.size()) {
+                stats_.accepted.add();
+                pending_[(pending_head_ + pending_length_) % pending_.size()] = {res, l.listener};
+                ++pending_length_;
+            } else {
+                stats_.refused_full.add();
+                ::close(res);
+            }
         } else {
             stats_.accepted.add();
             session_start(res, l.listener);
             if (free_slots_.empty()) pause_accepting();
+            else if (l.multishot && free_slots_.size() <= accept_margin) cancel_accept(l); // re-armed single-shot
         }
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         // Out of descriptors or memory: keep serving what we have and try
@@ -260,6 +293,7 @@ void worker::after_batch() noexcept {
     wheel_.advance(now_ms_, [this](timer_node* n) { on_idle(sessions_[n->owner]); });
     for (std::uint32_t slot : reap_) session_free(sessions_[slot]);
     reap_.clear();
+    start_pending();
     if (accept_paused_ && !free_slots_.empty()) resume_accepting();
     buffers_.publish();
     if (draining_ && stats_.active.get() == 0) {

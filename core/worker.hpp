@@ -29,6 +29,7 @@ struct listen_socket {
     int fd = -1;
     std::uint32_t listener = 0;   // index into config::root::listeners
     bool armed = false;           // an accept is outstanding
+    bool multishot = false;       // ... and it is a multishot one
     bool backoff = false;         // waiting out EMFILE/ENFILE before re-arming
     __kernel_timespec backoff_ts{0, 100 * 1000 * 1000};
 };
@@ -90,6 +91,7 @@ struct tcp_session {
     bool reap_queued = false;
     std::int64_t last_activity_ms = 0;
     std::uint64_t key = 0;             // balancing key (client address hash) for maglev
+    std::int64_t fd_wait_since_ms = 0; // first EMFILE on the server socket; 0 = none
     timer_node idle_timer;             // idle timeout; queue timeout while queued
     __kernel_timespec connect_ts{};
 };
@@ -128,6 +130,8 @@ private:
     // worker.cpp: the loop, accepting, commands, timers.
     void dispatch(io_uring_cqe* cqe) noexcept;
     void arm_accept(listen_socket& l) noexcept;
+    void cancel_accept(listen_socket& l) noexcept;
+    void start_pending() noexcept;
     void on_accept(std::uint32_t idx, int res, std::uint32_t flags) noexcept;
     void on_accept_backoff(std::uint32_t idx) noexcept;
     void pause_accepting() noexcept;
@@ -177,6 +181,11 @@ private:
     std::vector<std::uint32_t> free_slots_;
     std::vector<std::uint32_t> reap_;                  // closed sessions to free after the batch
     std::vector<std::uint64_t> starved_;               // (generation << 32 | slot) of starved halves
+    // Clients accepted while the slab was full (a multishot accept can run
+    // ahead of its cancellation): they wait here, descriptor open, for a slot.
+    std::vector<std::pair<int, std::uint32_t>> pending_; // (fd, listener), ring buffer
+    std::size_t pending_head_ = 0;
+    std::size_t pending_length_ = 0;
     worker_stats stats_;
     std::int64_t now_ms_ = 0;
     std::uint32_t high_water_ = 0;                     // per direction, bytes queued
