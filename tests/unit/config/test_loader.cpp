@@ -12,38 +12,15 @@
 #include <unistd.h>
 
 #include "config/loader.hpp"
+#include "tests/unit/config/loader_test_util.hpp"
 
 using namespace ringway::config;
+using namespace ringway::config::test;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 namespace {
 
-// A file that loads; each test changes one thing.
-constexpr const char* minimal = R"([[listeners]]
-name = "web"
-listen = "127.0.0.1:8080"
-pool = "web"
-
-[pools.web]
-servers = [{ address = "10.0.0.1:80" }]
-)";
-
-root load_ok(const std::string& text) {
-    auto r = load_string(text, "t.toml");
-    if (const auto* e = std::get_if<load_error>(&r)) {
-        FAIL_CHECK("unexpected error:\n", e->message);
-        return {};
-    }
-    return std::get<root>(std::move(r));
-}
-
-std::string load_bad(const std::string& text) {
-    auto r = load_string(text, "t.toml");
-    const auto* e = std::get_if<load_error>(&r);
-    REQUIRE_MESSAGE(e != nullptr, "loaded without error:\n", text);
-    return e->message;
-}
 
 bool has(const std::string& text, std::string_view part) {
     return text.find(part) != std::string::npos;

@@ -8,39 +8,16 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "tests/unit/config/loader_test_util.hpp"
 
 using namespace ringway::config;
+using namespace ringway::config::test;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
 namespace {
 
-// Seven lines that load; each test appends to the pool, from line 8 on.
-constexpr const char* minimal = R"([[listeners]]
-name = "web"
-listen = "127.0.0.1:8080"
-pool = "web"
-
-[pools.web]
-servers = [{ address = "10.0.0.1:80" }]
-)";
-
-root load_ok(const std::string& text) {
-    auto r = load_string(text, "t.toml");
-    if (const auto* e = std::get_if<load_error>(&r)) {
-        FAIL_CHECK("unexpected error:\n", e->message);
-        return {};
-    }
-    return std::get<root>(std::move(r));
-}
-
-std::string load_bad(const std::string& text) {
-    auto r = load_string(text, "t.toml");
-    const auto* e = std::get_if<load_error>(&r);
-    REQUIRE_MESSAGE(e != nullptr, "loaded without error:\n", text);
-    return e->message;
-}
 
 // The pool "web" of `minimal` followed by `more`.
 pool web_with(const std::string& more) {
