@@ -16,6 +16,7 @@
 
 #include "config/loader.hpp"
 #include "core/proxy.hpp"
+#include "tests/unit/loopback.hpp"
 
 using namespace ringway;
 
@@ -25,15 +26,7 @@ namespace {
 class echo_server {
 public:
     echo_server() {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        REQUIRE(listen(fd_, 64) == 0);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = test::loopback_listener(64, &port_);
         thread_ = std::thread([this] {
             while (!stop_) {
                 pollfd p{fd_, POLLIN, 0};
@@ -144,16 +137,10 @@ TEST_CASE("proxy: start, relay, report the real port and counters, drain") {
 
 TEST_CASE("proxy: start fails cleanly on a port already in use") {
     skip_without_io_uring();
-    int busy = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(listen(busy, 1) == 0);
-    socklen_t len = sizeof a;
-    getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+    std::uint16_t busy_port = 0;
+    int busy = test::loopback_listener(1, &busy_port);
     std::string text = "[[listeners]]\nname = \"t\"\nlisten = [\"127.0.0.1:" +
-                       std::to_string(ntohs(a.sin_port)) +
+                       std::to_string(busy_port) +
                        "\"]\npool = \"p\"\n[pools.p]\nservers = [{ address = \"127.0.0.1:9\" }]\n";
     auto loaded = config::load_string(text, "inline.toml");
     REQUIRE(std::holds_alternative<config::root>(loaded));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "tests/unit/loopback.hpp"
 #include "core/health/checker.hpp"
 #include "core/log.hpp"
 #include "core/server_shared.hpp"
@@ -53,15 +54,7 @@ std::int64_t now_ms() {
 class test_server {
 public:
     test_server() {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        REQUIRE(listen(fd_, 128) == 0);
-        socklen_t len = sizeof a;
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = test::loopback_listener(128, &port_);
         thread_ = std::thread([this] { loop(); });
     }
     ~test_server() {
