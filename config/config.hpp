@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/units.hpp"
@@ -30,14 +31,81 @@ struct runtime {
 
 enum class protocol_kind { tcp, http };
 
+// A header match of a route: `name` present, or present with exactly `value`
+// (the value compared case-sensitively after trimming, the name not).
+struct header_match {
+    std::string name;                  // lower-cased by the loader
+    std::optional<std::string> value;  // none: presence is enough
+};
+
+// Header edits of a route, applied after ringway's own rewriting:
+// `remove` first, then `set` (replacing every field of that name).
+struct header_edits {
+    std::vector<std::pair<std::string, std::string>> set; // name (as written), value
+    std::vector<std::string> remove;                      // lower-cased
+    bool empty() const noexcept { return set.empty() && remove.empty(); }
+};
+
+// [[listeners.routes]] (protocol = "http"): the first route whose every match
+// field matches takes the request; a route with no match fields matches all.
+struct route {
+    std::string name;                  // for logs; default "#N" (1-based position)
+    // Each entry exact ("api.example.com") or a suffix ("*.example.com"
+    // matches "a.example.com" and "a.b.example.com", not "example.com");
+    // lower-cased; the request's port is ignored. Empty: any host.
+    std::vector<std::string> hosts;
+    // At most one of the three path matches. path_regex is ECMAScript,
+    // matched against the whole path (without the query).
+    std::string path_prefix;
+    std::string path_exact;
+    std::string path_regex;
+    std::vector<std::string> methods;  // upper-case, exact; empty: any
+    std::vector<header_match> headers; // all must match
+    std::string pool;                  // names an entry of root::pools
+    header_edits request_headers;      // to the server
+    header_edits response_headers;     // to the client
+};
+
+// HTTP settings of a listener (protocol = "http").
+struct http_options {
+    // Limits of a request head; past them the client gets 414 (line) or 431.
+    std::uint32_t max_request_line = 8 * 1024;
+    std::uint32_t max_header_count = 100;
+    std::uint32_t max_head_size = 64 * 1024;
+    std::uint32_t max_chunk_extension = 1024;   // 400 past it
+    std::uint64_t max_body_size = 0;            // 413 past it; 0 = no limit
+    bool allow_bare_lf = false;                 // lines ended by LF alone (RFC 9112 2.2 MAY)
+    // From the first byte of a request (or the end of the previous response)
+    // until its head is complete: against slowloris. 408 when it passes
+    // with part of a head received.
+    duration header_timeout = std::chrono::seconds(10);
+    // A server's response head must start within this long after the request
+    // was sent: 504 past it.
+    duration response_timeout = std::chrono::seconds(60);
+    // No body bytes either way for this long while a body is streaming: abort.
+    duration body_timeout = std::chrono::seconds(60);
+    // Keep client-sent X-Forwarded-For/-Proto/-Host (appending to -For)
+    // instead of replacing them.
+    bool trust_forwarded = false;
+    bool via = false;                           // add "Via: 1.1 ringway"
+    // Access log: "" = off, "stdout", "stderr" or a file path (appended).
+    std::string access_log;
+    std::vector<route> routes;
+};
+
 // [[listeners]]: where clients arrive and which pool serves them.
 struct listener {
     std::string name;               // unique among listeners
     std::vector<address> listen;    // at least one; port 0 = kernel-chosen
     protocol_kind protocol = protocol_kind::tcp;
-    std::string pool;               // names an entry of root::pools
-    duration idle_timeout = std::chrono::seconds(60); // no bytes either way
+    // tcp: required, the pool. http: optional, the pool of requests no route
+    // matched (as a last default route); empty → 404 for them.
+    std::string pool;
+    // tcp: no bytes either way. http: a keep-alive connection's wait for the
+    // next request.
+    duration idle_timeout = std::chrono::seconds(60);
     std::uint32_t backlog = 1024;
+    http_options http;              // protocol = "http" only
 };
 
 enum class balance_kind { round_robin, least_conn, p2c, random, maglev };
@@ -119,6 +187,13 @@ struct maglev_config {
     double bounded_load = 0.0;
 };
 
+// pools.NAME.keepalive: idle HTTP connections kept open to each server for
+// reuse (HTTP listeners only), per worker per server.
+struct keepalive_config {
+    std::uint32_t max_idle = 32;                        // 0 = no reuse
+    duration idle_timeout = std::chrono::seconds(30);   // closed after this long idle
+};
+
 // [pools.NAME]: a set of servers and how to pick among them.
 struct pool {
     std::string name;               // the table key
@@ -131,6 +206,7 @@ struct pool {
     passive_check passive;
     queue_config queue;
     maglev_config maglev;
+    keepalive_config keepalive;
 };
 
 // The whole file.
