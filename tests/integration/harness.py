@@ -702,3 +702,57 @@ def run_tests(namespace: dict, timeout=DEFAULT_TEST_TIMEOUT, needs_ringway=True,
     if skipped and not passed:
         sys.exit(77)
     sys.exit(0)
+
+
+# ---------------------------------------------------------------------------
+# HTTP listeners (protocol = "http"): config text with routes and several pools
+
+def toml_key(k: str) -> str:
+    """A TOML key: bare when it can be, else quoted."""
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else toml_value(k)
+
+
+def toml_inline(v) -> str:
+    """Like toml_value, but dict keys are quoted when they need it ("X-Env" is
+    bare, "Host.Name" is not)."""
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_inline(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_inline(x) for x in v) + "]"
+    return toml_value(v)
+
+
+def http_config(listeners, pools, runtime=None) -> str:
+    """A file with HTTP listeners and named pools.
+
+    listeners: list of dicts of [[listeners]] keys; name defaults to "web",
+    "web2", ...; listen to ["127.0.0.1:0"]; protocol to "http". A "routes" key
+    holds a list of dicts written as [[listeners.routes]] tables.
+    pools: {name: {"servers": [addr | {"address": addr, ...}], other keys...}}
+    where addr is (host, port) or "host:port"; connect_timeout defaults to "2s".
+    runtime: extra [runtime] keys (workers defaults to 2)."""
+    rt = {"workers": 2, "drain_timeout": "10s"}
+    rt.update(runtime or {})
+    out = ["[runtime]"] + [f"{toml_key(k)} = {toml_inline(v)}" for k, v in rt.items()]
+    for i, l in enumerate(listeners):
+        ls = {"name": "web" if i == 0 else f"web{i + 1}", "listen": [f"{LOCALHOST}:0"], "protocol": "http"}
+        ls.update({k: v for k, v in l.items() if k != "routes"})
+        out += ["", "[[listeners]]"] + [f"{toml_key(k)} = {toml_inline(v)}" for k, v in ls.items()]
+        for r in l.get("routes", []):
+            out += ["", "  [[listeners.routes]]"] + [f"  {toml_key(k)} = {toml_inline(v)}" for k, v in r.items()]
+    for name, p in pools.items():
+        pl = {"connect_timeout": "2s"}
+        pl.update({k: v for k, v in p.items() if k != "servers"})
+        srv = []
+        for s in p["servers"]:
+            if isinstance(s, dict):
+                d = dict(s)
+                d["address"] = addr_text(d["address"])
+                srv.append(d)
+            else:
+                srv.append({"address": addr_text(s)})
+        out += ["", f"[pools.{toml_key(name)}]"] + [f"{toml_key(k)} = {toml_inline(v)}" for k, v in pl.items()]
+        out.append("servers = [")
+        out += [f"  {toml_inline(s)}," for s in srv]
+        out.append("]")
+    return "\n".join(out) + "\n"
