@@ -13,6 +13,15 @@
 //   connect_ms and response_ms (server connect and time to the response head;
 //   -1 when not applicable), retries, termination ("" when normal, else e.g.
 //   "client_closed", "server_reset", "response_timeout").
+//
+// Example line (one line in the file):
+//   {"time":"2026-11-18T11:06:40.123Z","client":"192.0.2.1:50123","listener":"web",
+//   "route":"api","pool":"backends","server":"10.0.0.2:8080","method":"GET",
+//   "path":"/a?b=1","status":200,"bytes_in":812,"bytes_out":16384,
+//   "duration_ms":12.345,"connect_ms":0.250,"response_ms":-1,"retries":0,
+//   "termination":""}
+// \u00XX escapes use lower-case hex ("\u000a", "\u00ff"); a negative
+// duration of any kind is written as -1.
 #pragma once
 
 #include <cstdint>
@@ -40,24 +49,36 @@ struct access_record {
     std::string_view termination;
 };
 
-// Appends the JSON line for `r` (with its '\n') to `out`. Exposed for tests.
+// Appends the JSON line for `r` (with its '\n') to `out`; nothing else is
+// allocated. Any thread. Exposed for tests.
 void format_access_record(const access_record& r, std::string& out);
 
 class access_log {
 public:
     // `fd`: where lines go (owned by the caller, opened O_APPEND); `cap`:
-    // buffered bytes past which records are dropped while a write is in flight.
+    // bytes of records not yet handed to a write past which records are
+    // dropped (the bytes of a write in flight are held separately, so at most
+    // about 2 x cap is held). One owner thread (the worker) for everything.
     explicit access_log(int fd, std::size_t cap = 1 << 20);
 
     int fd() const noexcept { return fd_; }
+    // Formats `r` into the buffer, or drops it (dropped() + 1) when that
+    // would pass the cap. Allocates only while the buffer is warming up.
     void append(const access_record& r);
     // The bytes to write now, or empty when there are none or a write is
-    // already in flight. The view stays valid until end_flush().
+    // already in flight. After a short or retryable write, the unwritten rest
+    // comes first (alone); then the records appended meanwhile. The view
+    // stays valid until end_flush().
     std::string_view begin_flush() noexcept;
     // The write of begin_flush()'s bytes completed with `res` (bytes or
-    // -errno); a short write keeps the rest for the next flush.
+    // -errno); a short write keeps the rest for the next flush. 0, -EAGAIN
+    // and -EINTR count a write error and keep the bytes for the next flush;
+    // any other error counts one and drops the unwritten records (adding
+    // them to dropped()). Ignored when no write is in flight.
     void end_flush(int res) noexcept;
     bool in_flight() const noexcept { return in_flight_; }
+    // Records lost: refused by append() at the cap, or dropped by a hard
+    // write error (a record cut by it counts as lost).
     std::uint64_t dropped() const noexcept { return dropped_; }
     std::uint64_t write_errors() const noexcept { return write_errors_; }
 
