@@ -486,13 +486,14 @@ class exchange:
                           (req.version == "HTTP/1.0" and "keep-alive" in req.tokens("connection"))
         self.body_read = False
 
-    def read_body(self, sink=None):
-        """Reads the request body (answering Expect: 100-continue first)."""
+    def read_body(self, sink=None, keep=1 << 20):
+        """Reads the request body (answering Expect: 100-continue first); the
+        first `keep` bytes are kept in req.body unless a sink takes them."""
         if self.body_read:
             return
         self.body_read = True
         kind, n = framing(self.req)
-        own = sink or body_sink()
+        own = sink or body_sink(keep)
         if kind != "none" and (kind == "chunked" or n) and \
                 (self.req.header("expect") or "").lower() == "100-continue":
             self.req.expect_answered = True
@@ -682,7 +683,7 @@ class http_server:
             return self._fault(ex, p[len("/fault/"):], q)
         if p == "/ws":
             return self._websocket(ex, q)
-        ex.read_body()
+        ex.read_body(keep=(64 << 20) if p == "/echo" else 1 << 20)
         if p.startswith("/status/"):
             status = int(p[len("/status/"):])
             hdrs = [("Content-Length", q["cl"])] if "cl" in q else []
