@@ -51,8 +51,35 @@ int buffer_ring::init(io_uring* ring, std::uint32_t count, std::uint32_t size,
     return 0;
 }
 
+std::uint16_t buffer_ring::take_block() noexcept {
+    if (free_blocks_.empty()) {
+        std::size_t id = count_ + blocks_.size();
+        if (id >= no_buffer) return no_buffer;
+        try {
+            blocks_.emplace_back();
+            meta_.emplace_back();
+            // Room for every block at once: recycle() never allocates.
+            free_blocks_.reserve(blocks_.size());
+        } catch (...) {
+            return no_buffer;
+        }
+        free_blocks_.push_back(std::uint16_t(id));
+    }
+    std::uint16_t bid = free_blocks_.back();
+    free_blocks_.pop_back();
+    blocks_[bid - count_].clear();
+    meta_[bid] = slot{};
+    return bid;
+}
+
 void buffer_ring::recycle(std::uint16_t bid) noexcept {
     meta_[bid] = slot{};
+    if (bid >= count_) {
+        std::string& b = blocks_[bid - count_];
+        if (b.capacity() > 256 * 1024) std::string().swap(b); // don't hoard a rare huge head
+        free_blocks_.push_back(bid);
+        return;
+    }
     io_uring_buf_ring_add(br_, data(bid), size_, bid, io_uring_buf_ring_mask(count_), pending_);
     ++pending_;
     ++free_;

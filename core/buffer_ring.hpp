@@ -8,6 +8,8 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <deque>
+#include <string>
 #include <vector>
 
 namespace ringway::core {
@@ -28,14 +30,33 @@ public:
     // registers them as group `group` on `ring`. Returns 0 or -errno.
     int init(io_uring* ring, std::uint32_t count, std::uint32_t size, std::uint16_t group) noexcept;
 
-    char* data(std::uint16_t bid) noexcept { return base_ + std::size_t(bid) * size_; }
+    char* data(std::uint16_t bid) noexcept {
+        return bid < count_ ? base_ + std::size_t(bid) * size_ : blocks_[bid - count_].data();
+    }
     std::uint32_t size() const noexcept { return size_; }
     std::uint16_t group() const noexcept { return group_; }
 
     // The kernel handed buffer `bid` to us (a recv completion).
     void taken() noexcept { --free_; }
-    // Gives a buffer back; visible to the kernel after publish().
+    // Gives a buffer back; visible to the kernel after publish(). A block
+    // (below) goes back to the worker's free list instead.
     void recycle(std::uint16_t bid) noexcept;
+
+    // Blocks: worker-owned heap memory that queues exactly like a ring
+    // buffer (ids from count() up, linked through meta() too). For bytes the
+    // worker writes itself — rewritten HTTP heads, the proxy's own responses,
+    // bytes copied out of a buffer shared by two pipelined messages. A block
+    // keeps its capacity when recycled, so a warm worker does not allocate.
+    // Returns no_buffer when every id is in use. The block's text is empty.
+    std::uint16_t take_block() noexcept;
+    std::string& block(std::uint16_t bid) noexcept { return blocks_[bid - count_]; }
+    bool is_block(std::uint16_t bid) const noexcept { return bid >= count_; }
+    // Makes meta(bid).length match the block's text (after writing to it).
+    void seal_block(std::uint16_t bid) noexcept {
+        meta_[bid].length = std::uint32_t(blocks_[bid - count_].size());
+        meta_[bid].offset = 0;
+        meta_[bid].next = no_buffer;
+    }
     // Makes every recycled buffer visible to the kernel at once (one store).
     void publish() noexcept;
     // Buffers the kernel may fill now, plus those recycled but not yet published.
@@ -61,6 +82,8 @@ private:
     int pending_ = 0;
     std::uint16_t group_ = 0;
     std::vector<slot> meta_;
+    std::deque<std::string> blocks_;        // deque: growing never moves a block
+    std::vector<std::uint16_t> free_blocks_;
 };
 
 } // namespace ringway::core

@@ -62,6 +62,8 @@ void log_totals(const proxy& p) {
         .kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
         .kv("bytes_from_clients", t.bytes_from_clients).kv("bytes_to_clients", t.bytes_to_clients)
         .kv("buffer_starved", t.buffer_starved);
+    if (t.http_requests + t.http_bad_requests > 0)
+        log::info("http_stats").kv("requests", t.http_requests).kv("bad_requests", t.http_bad_requests).kv("no_route", t.http_no_route).kv("bad_responses", t.http_bad_responses).kv("header_timeouts", t.http_header_timeouts).kv("response_timeouts", t.http_response_timeouts).kv("body_timeouts", t.http_body_timeouts).kv("retries", t.http_retries).kv("reused", t.http_reused).kv("upgrades", t.http_upgrades).kv("client_aborts", t.http_client_aborts).kv("log_dropped", t.http_log_dropped);
     for (const auto& s : t.servers)
         log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
             .kv("health", s.health).kv("connections", s.connections)

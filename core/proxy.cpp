@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <future>
 #include <poll.h>
 #include <pthread.h>
@@ -50,10 +51,26 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     std::unique_ptr<proxy> p(new proxy());
     if (!core::probe_features(&p->features_, why)) return nullptr;
     p->config_ = std::make_shared<const config::root>(cfg);
+    // Access logs that cannot be opened stop the start with the reason (the
+    // workers open their own descriptors later, the same way).
+    for (const auto& l : cfg.listeners) {
+        const std::string& where = l.http.access_log;
+        if (l.protocol != config::protocol_kind::http || where.empty() || where == "stdout" ||
+            where == "stderr")
+            continue;
+        int fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            *why = "listener " + l.name + ": access_log " + where + ": " + std::strerror(errno);
+            return nullptr;
+        }
+        ::close(fd);
+    }
 
     std::vector<int> cpus = allowed_cpus();
     unsigned n = cfg.runtime.workers != 0 ? cfg.runtime.workers : unsigned(cpus.size());
     std::uint32_t per_worker = (cfg.runtime.max_connections + n - 1) / n;
+    // user_data keeps 24 bits for the slot (the top 8 tag server connections).
+    per_worker = std::min<std::uint32_t>(per_worker, 0xffffffu);
     // Descriptors not for sessions: rings, eventfds, listeners, the health
     // checker's connections, stdio and slack.
     std::uint64_t reserve = 16 + std::uint64_t(n) * (8 + 2 * cfg.listeners.size());
@@ -199,6 +216,18 @@ proxy_totals proxy::totals() const {
         t.bytes_from_clients += s.bytes_from_clients.get();
         t.bytes_to_clients += s.bytes_to_clients.get();
         t.buffer_starved += s.buffer_starved.get();
+        t.http_requests += s.http_requests.get();
+        t.http_bad_requests += s.http_bad_requests.get();
+        t.http_no_route += s.http_no_route.get();
+        t.http_bad_responses += s.http_bad_responses.get();
+        t.http_header_timeouts += s.http_header_timeouts.get();
+        t.http_response_timeouts += s.http_response_timeouts.get();
+        t.http_body_timeouts += s.http_body_timeouts.get();
+        t.http_retries += s.http_retries.get();
+        t.http_reused += s.http_reused.get();
+        t.http_upgrades += s.http_upgrades.get();
+        t.http_client_aborts += s.http_client_aborts.get();
+        t.http_log_dropped += s.http_log_dropped.get();
         std::size_t k = 0;
         for (const auto& pool : w->pools())
             for (const auto& srv : pool->servers()) {

@@ -54,6 +54,19 @@ struct proxy_totals {
     std::uint64_t bytes_from_clients = 0;
     std::uint64_t bytes_to_clients = 0;
     std::uint64_t buffer_starved = 0;
+    // HTTP listeners (see core::worker_stats for each meaning).
+    std::uint64_t http_requests = 0;
+    std::uint64_t http_bad_requests = 0;
+    std::uint64_t http_no_route = 0;
+    std::uint64_t http_bad_responses = 0;
+    std::uint64_t http_header_timeouts = 0;
+    std::uint64_t http_response_timeouts = 0;
+    std::uint64_t http_body_timeouts = 0;
+    std::uint64_t http_retries = 0;
+    std::uint64_t http_reused = 0;
+    std::uint64_t http_upgrades = 0;
+    std::uint64_t http_client_aborts = 0;
+    std::uint64_t http_log_dropped = 0;
     std::vector<server_totals> servers;
 };
 

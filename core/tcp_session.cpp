@@ -72,11 +72,15 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
     s.pool = listener_pool_[listener];
     s.last_activity_ms = now_ms_;
     stats_.active.add();
+    set_nodelay(client_fd);
+    if (config_->listeners[listener].protocol == config::protocol_kind::http) {
+        http_start(s);
+        return;
+    }
     const auto& pool_cfg = s.pool->config();
     auto ms = pool_cfg.connect_timeout.count();
     s.connect_ts.tv_sec = ms / 1000;
     s.connect_ts.tv_nsec = (ms % 1000) * 1000000;
-    set_nodelay(client_fd);
     // One getpeername per connection, only where the balancer uses it.
     if (pool_cfg.balance == config::balance_kind::maglev) s.key = client_key(client_fd);
     session_connect(s);
@@ -84,6 +88,11 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
 
 void worker::session_refuse(tcp_session& s, const char* reason) noexcept {
     pool_state& pool = *s.pool;
+    if (s.http) {
+        // An HTTP client gets an answer, and the refusal is in the access log.
+        http_error(s, 503, reason);
+        return;
+    }
     if (now_ms_ - pool.last_refusal_log_ms >= 1000) {
         pool.last_refusal_log_ms = now_ms_;
         log::warn("refused").kv("worker", index_).kv("pool", pool.config().name)
@@ -125,6 +134,22 @@ void worker::connect_to(tcp_session& s, int idx) noexcept {
     s.server_index = idx;
     s.pool->connection_started(std::size_t(idx));
     s.counted_active = true;
+    if (s.http) {
+        int idle = http_take_idle(*s.pool, std::size_t(idx));
+        if (idle >= 0) {
+            s.server.fd = idle;
+            hs(s).reused = true;
+            stats_.http_reused.add();
+            s.pool->servers()[std::size_t(idx)].stats.active.add();
+            s.relayed = true;
+            http_server_ready(s);
+            return;
+        }
+        // The connect timeout of this pool (the listener's pool may differ).
+        auto ms = s.pool->config().connect_timeout.count();
+        s.connect_ts.tv_sec = ms / 1000;
+        s.connect_ts.tv_nsec = (ms % 1000) * 1000000;
+    }
     const config::server& srv = *s.pool->servers()[std::size_t(idx)].config;
     int fd = ::socket(srv.addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -219,6 +244,10 @@ void worker::on_connect(tcp_session& s, int res) noexcept {
     srv.stats.connections.add();
     srv.stats.active.add();
     s.relayed = true;
+    if (s.http) {
+        http_server_ready(s);
+        return;
+    }
     s.state = session_state::relaying;
     s.last_activity_ms = now_ms_;
     arm_recv(s, true);
@@ -228,6 +257,11 @@ void worker::on_connect(tcp_session& s, int res) noexcept {
 }
 
 void worker::arm_recv(tcp_session& s, bool client_side) noexcept {
+    if (s.http) {
+        if (client_side) http_arm_client_recv(s);
+        else http_arm_server_recv(s);
+        return;
+    }
     session_half& h = client_side ? s.client : s.server;
     if (h.recv_armed || h.eof || h.paused || h.starved || s.state != session_state::relaying)
         return;
@@ -350,9 +384,19 @@ void worker::on_send(tcp_session& s, bool to_client, int res) noexcept {
         session_close(s, true);
         return;
     }
-    auto left = std::uint32_t(res);
+    consume_sent(dst, std::uint32_t(res));
+    if (to_client) stats_.bytes_to_clients.add(std::uint32_t(res));
+    s.last_activity_ms = now_ms_;
+    flush(s, to_client);
+    if (src.paused && dst.out_bytes <= high_water_ / 2) {
+        src.paused = false;
+        arm_recv(s, !to_client);
+    }
+    if (src.eof) pass_fin(s, to_client);
+}
+
+void worker::consume_sent(session_half& dst, std::uint32_t left) noexcept {
     dst.out_bytes -= left;
-    if (to_client) stats_.bytes_to_clients.add(left);
     while (left > 0 && dst.out_head != no_buffer) {
         auto& m = buffers_.meta(dst.out_head);
         std::uint32_t take = std::min(left, m.length - m.offset);
@@ -365,13 +409,6 @@ void worker::on_send(tcp_session& s, bool to_client, int res) noexcept {
             buffers_.recycle(done);
         }
     }
-    s.last_activity_ms = now_ms_;
-    flush(s, to_client);
-    if (src.paused && dst.out_bytes <= high_water_ / 2) {
-        src.paused = false;
-        arm_recv(s, !to_client);
-    }
-    if (src.eof) pass_fin(s, to_client);
 }
 
 void worker::pass_fin(tcp_session& s, bool to_client) noexcept {
@@ -398,6 +435,10 @@ void worker::on_idle(tcp_session& s) noexcept {
         // Waited queue.timeout for a free server: a clean refusal.
         stats_.queue_timeouts.add();
         session_refuse(s, "queue timeout");
+        return;
+    }
+    if (s.http) {
+        http_on_timer(s);
         return;
     }
     if (s.state != session_state::relaying) return;
@@ -478,7 +519,9 @@ void worker::rearm_starved() noexcept {
         auto gen = std::uint32_t(e >> 33);
         bool client_side = (e & 1) != 0;
         tcp_session& s = sessions_[slot];
-        if (s.generation != gen || s.state != session_state::relaying) continue;
+        if (s.generation != gen || s.state == session_state::free || s.state == session_state::closing)
+            continue;
+        if (!s.http && s.state != session_state::relaying) continue;
         if (budget == 0) {
             starved_[kept++] = e;
             continue;

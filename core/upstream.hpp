@@ -28,10 +28,19 @@ struct server_stats {
     counter ejections;         // passive ejections this worker decided
 };
 
+// An idle HTTP connection to a server, kept for reuse (HTTP listeners only).
+struct idle_connection {
+    int fd = -1;
+    std::int64_t since_ms = 0;   // when it went idle
+};
+
 struct server_state {
     const config::server* config = nullptr;
     server_shared* shared = nullptr;
     server_stats stats;
+    // This worker's idle connections to the server, most recent last (taken
+    // from the back: the warmest first). At most pool.keepalive.max_idle.
+    std::vector<idle_connection> idle;
 };
 
 // The servers a session already tried; a pick never returns one of them.

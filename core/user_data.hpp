@@ -22,6 +22,7 @@ enum class op_kind : std::uint8_t {
     send_server,      // sendmsg to the server (data that came from the client)
     signal,           // control thread: signalfd read
     drain_deadline,   // control thread: drain timeout
+    log_write,        // slot = access log index in the worker: a write completed
 };
 
 // Layout: kind (8 bits) | generation (24 bits) | slot (32 bits).

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -33,6 +34,30 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
             if (p->config().name == l.pool) match = p.get();
         listener_pool_.push_back(match);
     }
+    // HTTP listeners: routes, the pool of each route (the listener's pool
+    // last, for requests no route matched), access logs (one per destination).
+    bool any_http = false;
+    for (const auto& l : config_->listeners) {
+        std::vector<pool_state*> by_route;
+        std::unique_ptr<route_table> table;
+        access_log* log = nullptr;
+        if (l.protocol == config::protocol_kind::http) {
+            any_http = true;
+            table = std::make_unique<route_table>(l);
+            auto find_pool = [this](const std::string& name) -> pool_state* {
+                for (auto& p : pools_)
+                    if (p->config().name == name) return p.get();
+                return nullptr;
+            };
+            for (const auto& r : l.http.routes) by_route.push_back(find_pool(r.pool));
+            by_route.push_back(find_pool(l.pool));
+            if (!l.http.access_log.empty()) log = open_log(l.http.access_log);
+        }
+        routes_.push_back(std::move(table));
+        route_pools_.push_back(std::move(by_route));
+        listener_log_.push_back(log);
+    }
+    if (any_http) http_states_.resize(max_sessions);
     free_slots_.reserve(max_sessions);
     for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
     reap_.reserve(max_sessions);
@@ -43,9 +68,31 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
     high_water_ = 4 * config_->runtime.buffer_size;
 }
 
+access_log* worker::open_log(const std::string& where) {
+    for (std::size_t i = 0; i < log_names_.size(); ++i)
+        if (log_names_[i] == where) return logs_[i].get();
+    int fd;
+    if (where == "stdout") fd = 1;
+    else if (where == "stderr") fd = 2;
+    else fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log::error("access_log_failed").kv("worker", index_).kv("path", where)
+            .kv("error", std::strerror(errno));
+        return nullptr;
+    }
+    if (fd > 2) log_fds_.push_back(fd);
+    log_names_.push_back(where);
+    logs_.push_back(std::make_unique<access_log>(fd));
+    return logs_.back().get();
+}
+
 worker::~worker() {
     for (auto& l : listen_)
         if (l.fd >= 0) ::close(l.fd);
+    for (auto& pool : pools_)
+        for (auto& srv : pool->servers())
+            for (const auto& c : srv.idle) ::close(c.fd);
+    for (int fd : log_fds_) ::close(fd);
     for (std::size_t i = 0; i < pending_length_; ++i)
         ::close(pending_[(pending_head_ + i) % pending_.size()].first);
     for (auto& s : sessions_) {
@@ -102,6 +149,7 @@ void worker::on_wake() noexcept {
             ::close(pending_[pending_head_].first);
             pending_head_ = (pending_head_ + 1) % pending_.size();
         }
+        if (!http_states_.empty()) http_drain();
     }
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
@@ -265,14 +313,32 @@ void worker::dispatch(io_uring_cqe* cqe) noexcept {
     case op_kind::drain_deadline: return; // control thread only
     default: break;
     }
-    if (t.slot >= sessions_.size()) return;
-    tcp_session& s = sessions_[t.slot];
-    if ((s.generation & generation_mask) != t.generation || s.state == session_state::free) {
+    if (t.kind == op_kind::log_write) {
+        if (t.slot < logs_.size()) logs_[t.slot]->end_flush(cqe->res);
+        return;
+    }
+    std::uint32_t slot = t.slot & 0xffffffu;
+    if (slot >= sessions_.size()) return;
+    tcp_session& s = sessions_[slot];
+    if ((s.generation & generation_mask) != t.generation || s.state == session_state::free ||
+        (server_side(t.kind) && (t.slot >> 24) != s.server_epoch)) {
         // A stale completion for a slot reused since: nothing to do, except
         // handing back a buffer the kernel filled for it.
         if (cqe->flags & IORING_CQE_F_BUFFER) {
             buffers_.taken();
             buffers_.recycle(std::uint16_t(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        }
+        return;
+    }
+    if (s.http) {
+        switch (t.kind) {
+        case op_kind::connect: on_connect(s, cqe->res); break;
+        case op_kind::connect_timeout: on_connect_timeout(s); break;
+        case op_kind::recv_client: http_on_recv(s, true, cqe->res, cqe->flags); break;
+        case op_kind::recv_server: http_on_recv(s, false, cqe->res, cqe->flags); break;
+        case op_kind::send_client: http_on_send(s, true, cqe->res); break;
+        case op_kind::send_server: http_on_send(s, false, cqe->res); break;
+        default: break;
         }
         return;
     }
@@ -296,7 +362,12 @@ void worker::after_batch() noexcept {
     start_pending();
     if (accept_paused_ && !free_slots_.empty()) resume_accepting();
     buffers_.publish();
-    if (draining_ && stats_.active.get() == 0) {
+    if (!http_states_.empty() && now_ms_ - last_idle_sweep_ms_ >= 1000) {
+        last_idle_sweep_ms_ = now_ms_;
+        http_sweep_idle();
+    }
+    if (!logs_.empty()) http_flush_logs();
+    if (draining_ && stats_.active.get() == 0 && logs_idle()) {
         // Wait for the cancelled accepts too: until they complete the ring
         // holds the listening sockets open and the kernel keeps queueing
         // connections on them.

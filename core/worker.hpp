@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/access_log.hpp"
 #include "core/buffer_ring.hpp"
 #include "core/counter.hpp"
+#include "core/http_route.hpp"
+#include "core/http_session.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/upstream.hpp"
 #include "core/uring.hpp"
@@ -51,6 +54,19 @@ struct worker_stats {
     counter bytes_from_clients;
     counter bytes_to_clients;
     counter buffer_starved;        // recv found the buffer ring empty (-ENOBUFS)
+    // HTTP listeners:
+    counter http_requests;         // request heads parsed and routed
+    counter http_bad_requests;     // refused by the parser (400, 413, 414, 431, 501, 505)
+    counter http_no_route;         // 404: no route matched
+    counter http_bad_responses;    // a server's response was malformed or cut short (502 or abort)
+    counter http_header_timeouts;  // 408 / closed: the head did not complete in header_timeout
+    counter http_response_timeouts;// 504: no response head within response_timeout
+    counter http_body_timeouts;    // a body stalled for body_timeout
+    counter http_retries;          // requests sent again to another server
+    counter http_reused;           // requests sent on a pooled server connection
+    counter http_upgrades;         // 101: the session became a relay
+    counter http_client_aborts;    // the client closed or reset mid-exchange
+    counter http_log_dropped;      // access-log lines dropped (log writes too slow)
 };
 
 // fd_wait: no descriptor for the server socket (EMFILE); retried on a timer.
@@ -89,6 +105,11 @@ struct tcp_session {
     bool relayed = false;              // connected: server_stats::active was incremented
     bool reset = false;                // close with RST (SO_LINGER 0)
     bool reap_queued = false;
+    bool http = false;                 // an HTTP session (state in worker::http_states_)
+    // Tags server-side operations: bumped when an HTTP session gives up a
+    // server connection with operations outstanding, so their late
+    // completions are recognised as stale (see ud()).
+    std::uint8_t server_epoch = 0;
     std::int64_t last_activity_ms = 0;
     std::uint64_t key = 0;             // balancing key (client address hash) for maglev
     std::int64_t fd_wait_since_ms = 0; // first EMFILE on the server socket; 0 = none
@@ -141,6 +162,7 @@ private:
     void stop_listening() noexcept;
     void after_batch() noexcept;
     void arm_tick() noexcept;
+    access_log* open_log(const std::string& where);
 
     // tcp_session.cpp: the L4 session.
     void session_start(int client_fd, std::uint32_t listener) noexcept;
@@ -160,11 +182,54 @@ private:
     void maybe_reap(tcp_session& s) noexcept;
     void session_free(tcp_session& s) noexcept;
     void rearm_starved() noexcept;
+    // http_session.cpp: the HTTP/1.1 session (see core/http_session.hpp).
+    void http_start(tcp_session& s) noexcept;
+    void http_arm_client_recv(tcp_session& s) noexcept;
+    void http_arm_server_recv(tcp_session& s) noexcept;
+    void http_on_recv(tcp_session& s, bool from_client, int res, std::uint32_t flags) noexcept;
+    void http_on_send(tcp_session& s, bool to_client, int res) noexcept;
+    void http_on_timer(tcp_session& s) noexcept;
+    void http_client_bytes(tcp_session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
+    void http_server_bytes(tcp_session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
+    void http_parse_next(tcp_session& s) noexcept;
+    bool http_on_request_head(tcp_session& s) noexcept;
+    void http_pick_server(tcp_session& s) noexcept;
+    void http_server_ready(tcp_session& s) noexcept;
+    bool http_on_response_head(tcp_session& s, std::uint16_t bid, std::size_t used,
+                               std::size_t n) noexcept;
+    void http_request_done(tcp_session& s) noexcept;
+    void http_response_done(tcp_session& s) noexcept;
+    void http_server_failed(tcp_session& s, const char* why, bool timeout) noexcept;
+    void http_error(tcp_session& s, std::uint16_t status, std::string_view why) noexcept;
+    void http_abort(tcp_session& s, std::string_view termination) noexcept;
+    void http_release_server(tcp_session& s, bool keep) noexcept;
+    void http_upgrade(tcp_session& s) noexcept;
+    void http_arm_timer(tcp_session& s) noexcept;
+    void http_log(tcp_session& s) noexcept;
+    void http_maybe_close(tcp_session& s) noexcept;
+    void http_drain() noexcept;
+    void http_sweep_idle() noexcept;
+    void http_flush_logs() noexcept;
+    bool logs_idle() const noexcept;
+    int http_take_idle(pool_state& pool, std::size_t idx) noexcept;
+    void http_detach_server(tcp_session& s) noexcept;
+    bool queue_bytes(session_half& h, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
+    bool queue_copy(session_half& h, std::string_view bytes) noexcept;
+    http_state& hs(const tcp_session& s) noexcept { return *http_states_[slot_of(s)]; }
+    // tcp_session.cpp, shared with HTTP: a send of `res` bytes completed.
+    void consume_sent(session_half& h, std::uint32_t res) noexcept;
     std::uint32_t slot_of(const tcp_session& s) const noexcept {
         return std::uint32_t(&s - sessions_.data());
     }
+    // Server-side kinds carry the session's server_epoch in the slot's top
+    // 8 bits (slabs hold fewer than 2^24 sessions per worker).
+    static bool server_side(op_kind k) noexcept {
+        return k == op_kind::connect || k == op_kind::connect_timeout ||
+               k == op_kind::recv_server || k == op_kind::send_server;
+    }
     std::uint64_t ud(op_kind k, const tcp_session& s) const noexcept {
-        return encode(k, s.generation, slot_of(s));
+        std::uint32_t epoch = server_side(k) ? std::uint32_t(s.server_epoch) << 24 : 0;
+        return encode(k, s.generation, slot_of(s) | epoch);
     }
 
     unsigned index_;
@@ -178,6 +243,16 @@ private:
     std::vector<std::unique_ptr<pool_state>> pools_;   // as config_->pools, in map order
     std::vector<pool_state*> listener_pool_;           // per config listener
     std::vector<tcp_session> sessions_;
+    // HTTP: per slot (created on first use), per listener routes and the
+    // pool of each route, per listener access log (nullptr: none).
+    std::vector<std::unique_ptr<http_state>> http_states_;
+    std::vector<std::unique_ptr<route_table>> routes_;
+    std::vector<std::vector<pool_state*>> route_pools_;
+    std::vector<std::unique_ptr<access_log>> logs_;
+    std::vector<access_log*> listener_log_;
+    std::vector<int> log_fds_;                         // opened here, closed in ~worker
+    std::vector<std::string> log_names_;               // destination of logs_[i]
+    std::int64_t last_idle_sweep_ms_ = 0;
     std::vector<std::uint32_t> free_slots_;
     std::vector<std::uint32_t> reap_;                  // closed sessions to free after the batch
     std::vector<std::uint64_t> starved_;               // (generation << 32 | slot) of starved halves
