@@ -406,3 +406,44 @@ TEST_CASE("http_rewrite: the response tells the client about its connection") {
     // An empty reason keeps the space before it (RFC 9112 4).
     CHECK(rewrite(response(204, "", {}), response_rewrite{}) == "HTTP/1.1 204 \r\n\r\n");
 }
+
+TEST_CASE("http_rewrite: heads from the real parser") {
+    using ringway::proto::http1::head_parser;
+    using ringway::proto::http1::message_kind;
+    using ringway::proto::http1::parse_status;
+
+    head_parser req(message_kind::request);
+    std::string_view in = "PUT /up HTTP/1.1\r\n"
+                          "Host: a.test\r\n"
+                          "Connection: close, X-Hop\r\n"
+                          "X-Hop: 1\r\n"
+                          "TE: trailers\r\n"
+                          "Transfer-Encoding: chunked\r\n"
+                          "X-Forwarded-For: 198.51.100.7\r\n"
+                          "\r\n";
+    REQUIRE(req.feed(in).status == parse_status::complete);
+    auto rw = from("192.0.2.1");
+    rw.via = true;
+    CHECK(rewrite(req.request(), rw) == "PUT /up HTTP/1.1\r\n"
+                                        "Host: a.test\r\n"
+                                        "Transfer-Encoding: chunked\r\n"
+                                        "X-Forwarded-For: 192.0.2.1\r\n"
+                                        "X-Forwarded-Proto: http\r\n"
+                                        "X-Forwarded-Host: a.test\r\n"
+                                        "Via: 1.1 ringway\r\n"
+                                        "\r\n");
+
+    head_parser resp(message_kind::response);
+    resp.reset("PUT");
+    std::string_view out_in = "HTTP/1.0 201 Created\r\n"
+                              "Connection: keep-alive, X-Debug\r\n"
+                              "Keep-Alive: timeout=5\r\n"
+                              "X-Debug: yes\r\n"
+                              "Content-Length: 0\r\n"
+                              "\r\n";
+    REQUIRE(resp.feed(out_in).status == parse_status::complete);
+    response_rewrite rr;
+    rr.client_http10 = true;
+    CHECK(rewrite(resp.response(), rr) ==
+          "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
