@@ -256,8 +256,11 @@ void worker::http_detach_server(tcp_session& s) noexcept {
     };
     if (s.server.recv_armed) cancel(ud(op_kind::recv_server, s));
     if (s.server.send_inflight) cancel(ud(op_kind::send_server, s));
+    if (s.connect_pending) cancel(ud(op_kind::connect, s)); // its linked timeout ends with it
     s.server.recv_armed = false;
     s.server.send_inflight = false;
+    s.connect_pending = false;
+    s.timeouts_pending = 0;
     // Queued bytes are dropped; none is being sent (callers make sure).
     for (std::uint16_t b = s.server.out_head; b != no_buffer;) {
         std::uint16_t next = buffers_.meta(b).next;
