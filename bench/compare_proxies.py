@@ -1,16 +1,97 @@
-"""The proxy configurations of bench/compare: ringway, HAProxy and NGINX, one text each.
+"""The proxies bench/compare runs: finding HAProxy, NGINX and wrk (installing them with
+apt-get when asked), and each proxy's config.
 
-Each function returns a whole config file for one target, one backend server and a
-workload mode ("tcp" or "http"); bench/compare writes it to its config directory and
-starts the proxy on it. The settings that make the proxies comparable (no logging,
+Each *_config function returns a whole config file for one target, one backend server
+and a workload mode ("tcp" or "http"); bench/compare writes it to its config directory
+and starts the proxy on it. The settings that make the proxies comparable (no logging,
 generous timeouts, workers = threads = worker processes, backend connection reuse in
 HTTP mode) live here and are described in bench/README-perf.md. Used by bench/compare
-only (installed beside it as share/ringway/compare/compare_configs.py); standard library
+only (installed beside it as share/ringway/compare/compare_proxies.py); standard library
 only.
 """
 
+import os
+import re
 import resource
+import shutil
+import signal
+import subprocess
+import sys
 
+NGINX_MODULE_PATHS = (
+    "/usr/lib/nginx/modules/ngx_stream_module.so",    # Debian, Ubuntu
+    "/usr/lib64/nginx/modules/ngx_stream_module.so",  # Fedora, RHEL
+    "/usr/share/nginx/modules/ngx_stream_module.so",
+)
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- tools
+
+def find_tool(name):
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
+
+
+def nginx_stream_module(nginx):
+    """Path of the dynamic stream module, "" when stream is built in, None when absent."""
+    for path in NGINX_MODULE_PATHS:
+        if os.path.exists(path):
+            return path
+    if nginx:
+        r = subprocess.run([nginx, "-V"], capture_output=True, text=True, timeout=10)
+        if re.search(r"--with-stream(\s|$)", r.stderr):
+            return ""
+    return None
+
+
+def stop_system_services():
+    """Package installs start haproxy/nginx services; we never use them."""
+    if os.path.isdir("/run/systemd/system") and shutil.which("systemctl"):
+        subprocess.run(["systemctl", "stop", "haproxy", "nginx"], capture_output=True)
+        return
+    for name, pidfile in (("haproxy", "/run/haproxy.pid"), ("nginx", "/run/nginx.pid")):
+        if shutil.which("service"):
+            subprocess.run(["service", name, "stop"], capture_output=True, timeout=30)
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read().split()[0]), signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+def ensure_tools(install):
+    """Installs what is missing with apt-get when `install` and we are root. Returns the
+    tool paths."""
+    wanted = {"haproxy": "haproxy", "nginx": "nginx", "wrk": "wrk"}
+    missing = [pkg for tool, pkg in wanted.items() if not find_tool(tool)]
+    if find_tool("nginx") is None or nginx_stream_module(find_tool("nginx")) is None:
+        missing.append("libnginx-mod-stream")
+    if missing:
+        if install and os.geteuid() == 0 and shutil.which("apt-get"):
+            _log(f"installing {' '.join(missing)} with apt-get")
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+                r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                _log(f"apt-get failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+            stop_system_services()
+        else:
+            why = "--no-install" if not install else "not root or no apt-get"
+            _log(f"missing {' '.join(missing)} ({why}): those runs are skipped")
+    nginx = find_tool("nginx")
+    return {"haproxy": find_tool("haproxy"), "nginx": nginx, "wrk": find_tool("wrk"),
+            "nginx_module": nginx_stream_module(nginx) if nginx else None,
+            "gnuplot": find_tool("gnuplot")}
+
+
+# ---------------------------------------------------------------- configs
 
 def nofile_limit():
     """The hard RLIMIT_NOFILE (2**20 when unlimited): bounds maxconn and
