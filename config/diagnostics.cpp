@@ -121,6 +121,10 @@ std::string format_duration(duration d) {
 std::string format_size(std::uint64_t bytes) {
     constexpr std::uint64_t kib = 1024;
     constexpr std::uint64_t mib = kib * kib;
+    constexpr std::uint64_t gib = mib * kib;
+    if (bytes != 0 && bytes % gib == 0) {
+        return std::to_string(bytes / gib) + "GiB";
+    }
     if (bytes != 0 && bytes % mib == 0) {
         return std::to_string(bytes / mib) + "MiB";
     }

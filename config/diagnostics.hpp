@@ -38,7 +38,7 @@ std::string quote(std::string_view s);
 // The shortest spelling parse_duration reads back: "1m30s", "250ms", "0s".
 std::string format_duration(duration d);
 
-// "1MiB", "16KiB", "100B": the largest binary unit that divides exactly.
+// "1GiB", "1MiB", "16KiB", "100B": the largest binary unit that divides exactly.
 std::string format_size(std::uint64_t bytes);
 
 // "lo..hi".

@@ -2,7 +2,8 @@
 // against the schema and keeps going past a problem, so that every problem in
 // the file is reported at once (wording in config/diagnostics.hpp). Nothing
 // here throws out of load_file / load_string. Pools are read in
-// config/loader_pool.cpp; the schema is in config/loader_detail.hpp.
+// config/loader_pool.cpp, the HTTP keys of listeners and their routes in
+// config/loader_http.cpp; the schema is in config/loader_detail.hpp.
 #include "config/loader.hpp"
 
 #include <algorithm>
@@ -51,8 +52,21 @@ void check_keys(problems& out, const toml::value& table, std::string_view path,
             continue;
         }
         std::string text = "unknown key";
+        // "path" for path_prefix, path_exact and path_regex: a key of this
+        // table cut short.
+        std::string longer;
+        std::size_t n_longer = 0;
+        for (const auto k : keys) {
+            if (k.size() > key.size() + 1 && k.substr(0, key.size()) == key &&
+                k[key.size()] == '_') {
+                longer += (longer.empty() ? "'" : ", '") + std::string(k) + "'";
+                ++n_longer;
+            }
+        }
         if (auto s = suggest(key, keys)) {
             text += did_you_mean(s);
+        } else if (n_longer > 0) {
+            text += " (did you mean " + std::string(n_longer > 1 ? "one of " : "") + longer + "?)";
         } else {
             std::string homes;
             for (const auto& sec : sections) {
@@ -195,25 +209,6 @@ std::optional<address> read_address(problems& out, const toml::value& v, std::st
     return a;
 }
 
-std::string already_used(std::string_view what, const toml::value& v, const first_use& first) {
-    return std::string(what) + " (found " + literal(v) + ", already used by " + first.path +
-           " on line " + std::to_string(first.line) + ")";
-}
-
-} // namespace detail
-
-namespace {
-
-using namespace detail;
-using std::string_view_literals::operator""sv;
-
-constexpr std::int64_t max_workers = 1024;
-constexpr duration max_drain_timeout = std::chrono::hours(24);
-constexpr duration max_idle_timeout = std::chrono::hours(24 * 7);
-constexpr std::uint64_t min_buffer_size = 1024;
-constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
-
-// A size: a string with a unit ("16KiB") or an integer number of bytes.
 std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std::string_view path,
                                        std::uint64_t lo, std::uint64_t hi) {
     const std::string expected_range = format_size(lo) + ".." + format_size(hi);
@@ -244,6 +239,72 @@ std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std:
     }
     return bytes;
 }
+
+std::string already_used(std::string_view what, const toml::value& v, const first_use& first) {
+    return std::string(what) + " (found " + literal(v) + ", already used by " + first.path +
+           " on line " + std::to_string(first.line) + ")";
+}
+
+std::string found_setting(std::string_view key, const toml::value* v, std::string_view value) {
+    if (v != nullptr) {
+        return " (found " + std::string(key) + " = " + quote(value) + " on line " +
+               std::to_string(v->location().line()) + ")";
+    }
+    return " (found no " + std::string(key) + ", and the default is " + quote(value) + ")";
+}
+
+std::optional<std::string_view> bad_char(std::string_view s) {
+    for (const char c : s) {
+        if (c == ' ') {
+            return "a space";
+        }
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            return "a control character";
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> read_pool_name(problems& out, const toml::value& v,
+                                          std::string_view path,
+                                          std::span<const std::string_view> pool_names) {
+    auto s = read_string(out, v, path);
+    if (!s) {
+        return std::nullopt;
+    }
+    if (std::binary_search(pool_names.begin(), pool_names.end(), std::string_view(*s))) {
+        return s;
+    }
+    if (pool_names.empty()) {
+        out.at(v, path,
+               "unknown pool" + found_expected(literal(v), "the name of a [pools.NAME] "
+                                                           "table, and there is none"));
+        return std::nullopt;
+    }
+    std::string names;
+    for (const auto n : pool_names) {
+        names += (names.empty() ? "'" : ", '") + std::string(n) + "'";
+    }
+    out.at(v, path,
+           "unknown pool" + found_expected(literal(v), "one of " + names) +
+               did_you_mean(suggest(*s, pool_names)));
+    return std::nullopt;
+}
+
+} // namespace detail
+
+namespace {
+
+using namespace detail;
+using std::string_view_literals::operator""sv;
+
+constexpr std::int64_t max_workers = 1024;
+constexpr duration max_drain_timeout = std::chrono::hours(24);
+constexpr duration max_idle_timeout = std::chrono::hours(24 * 7);
+constexpr std::uint64_t min_buffer_size = 1024;
+constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
+constexpr std::string_view protocol_names[] = {"tcp", "http"};
+constexpr protocol_kind protocols[] = {protocol_kind::tcp, protocol_kind::http};
 
 // --------------------------------------------------------------- sections
 
@@ -376,43 +437,19 @@ void read_listener(problems& out, const toml::value& t, std::string_view path,
                "missing required key (expected an address such as \"127.0.0.1:8080\" or an "
                "array of them)");
     }
-    if (const auto* v = find(t, "protocol")) {
-        const std::string p = join(path, "protocol");
-        if (auto s = read_string(out, *v, p)) {
-            if (*s == "tcp") {
-                l.protocol = protocol_kind::tcp;
-            } else if (*s == "http") {
-                out.at(*v, p,
-                       "protocol \"http\" is not supported yet" +
-                           found_expected(literal(*v), "\"tcp\""));
-            } else {
-                out.at(*v, p,
-                       "unknown protocol" + found_expected(literal(*v), "\"tcp\"") +
-                           did_you_mean(suggest(*s, std::array{"tcp"sv, "http"sv})));
-            }
-        }
+    const auto* protocol_v = find(t, "protocol");
+    std::optional<protocol_kind> protocol = protocol_kind::tcp;
+    if (protocol_v != nullptr) {
+        const auto i = read_choice(out, *protocol_v, join(path, "protocol"), "protocol",
+                                   protocol_names);
+        protocol = i ? std::optional(protocols[*i]) : std::nullopt;
     }
+    l.protocol = protocol.value_or(protocol_kind::tcp);
     if (const auto* v = find(t, "pool")) {
-        const std::string p = join(path, "pool");
-        if (auto s = read_string(out, *v, p)) {
-            if (std::binary_search(ctx.pool_names.begin(), ctx.pool_names.end(),
-                                   std::string_view(*s))) {
-                l.pool = *s;
-            } else if (ctx.pool_names.empty()) {
-                out.at(*v, p,
-                       "unknown pool" + found_expected(literal(*v), "the name of a [pools.NAME] "
-                                                                    "table, and there is none"));
-            } else {
-                std::string names;
-                for (const auto n : ctx.pool_names) {
-                    names += (names.empty() ? "'" : ", '") + std::string(n) + "'";
-                }
-                out.at(*v, p,
-                       "unknown pool" + found_expected(literal(*v), "one of " + names) +
-                           did_you_mean(suggest(*s, ctx.pool_names)));
-            }
+        if (auto s = read_pool_name(out, *v, join(path, "pool"), ctx.pool_names)) {
+            l.pool = std::move(*s);
         }
-    } else {
+    } else if (protocol == protocol_kind::tcp) {
         out.at(t, join(path, "pool"),
                "missing required key (expected the name of a [pools.NAME] table)");
     }
@@ -427,6 +464,7 @@ void read_listener(problems& out, const toml::value& t, std::string_view path,
             l.backlog = static_cast<std::uint32_t>(*n);
         }
     }
+    read_http_listener(out, t, path, protocol, protocol_v, ctx.pool_names, l);
 }
 
 void read_listeners(problems& out, const toml::value* v, listener_context& ctx, root& r) {

@@ -1,7 +1,7 @@
-// What config/loader.cpp and config/loader_pool.cpp share: the schema (the
-// keys of every table) and the readers that check one value against it and
-// report a problem instead of throwing. Private to config/ (it includes
-// toml11); control thread only.
+// What config/loader.cpp, config/loader_pool.cpp and config/loader_http.cpp
+// share: the schema (the keys of every table) and the readers that check one
+// value against it and report a problem instead of throwing. Private to
+// config/ (it includes toml11); control thread only.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +22,25 @@ namespace ringway::config::detail {
 inline constexpr std::string_view root_keys[] = {"runtime", "listeners", "pools"};
 inline constexpr std::string_view runtime_keys[] = {"workers", "max_connections", "drain_timeout",
                                                     "buffers", "buffer_size"};
-inline constexpr std::string_view listener_keys[] = {"name", "listen",       "protocol",
-                                                     "pool", "idle_timeout", "backlog"};
-inline constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries", "servers",
-                                                 "health",  "passive",         "queue",   "maglev"};
+// clang-format off
+inline constexpr std::string_view listener_keys[] = {
+    "name", "listen", "protocol", "pool", "idle_timeout", "backlog",
+    // protocol = "http" only (http_only_listener_keys):
+    "max_request_line", "max_headers", "max_head_size", "max_chunk_extension", "max_body_size",
+    "allow_bare_lf", "header_timeout", "response_timeout", "body_timeout", "trust_forwarded",
+    "via", "access_log", "routes"};
+// clang-format on
+// The keys of listener_keys that only an HTTP listener reads.
+inline constexpr std::span<const std::string_view> http_only_listener_keys =
+    std::span<const std::string_view>(listener_keys).subspan(6);
+inline constexpr std::string_view route_keys[] = {
+    "name",    "host",    "path_prefix", "path_exact",      "path_regex",
+    "methods", "headers", "pool",        "request_headers", "response_headers"};
+inline constexpr std::string_view header_match_keys[] = {"name", "value"};
+inline constexpr std::string_view header_edits_keys[] = {"set", "remove"};
+inline constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries",
+                                                 "servers", "health",          "passive",
+                                                 "queue",   "maglev",          "keepalive"};
 inline constexpr std::string_view server_keys[] = {"address",         "weight",     "backup",
                                                    "max_connections", "slow_start", "state"};
 inline constexpr std::string_view health_keys[] = {
@@ -35,11 +50,12 @@ inline constexpr std::string_view passive_keys[] = {"consecutive_failures", "bas
                                                     "max_ejection", "max_ejected_percent"};
 inline constexpr std::string_view queue_keys[] = {"size", "timeout"};
 inline constexpr std::string_view maglev_keys[] = {"table_size", "bounded_load"};
+inline constexpr std::string_view keepalive_keys[] = {"max_idle", "idle_timeout"};
 
 // Keys of the design that this version does not implement yet: reported as
 // such rather than as misspellings.
 inline constexpr std::string_view root_reserved[] = {"admin"};
-inline constexpr std::string_view listener_reserved[] = {"tls", "routes"};
+inline constexpr std::string_view listener_reserved[] = {"tls"};
 inline constexpr std::span<const std::string_view> no_keys{};
 
 struct section {
@@ -52,12 +68,16 @@ struct section {
 inline constexpr section sections[] = {
     {"[runtime]", runtime_keys},
     {"[[listeners]]", listener_keys},
+    {"[[listeners.routes]]", route_keys},
+    {"a header match { name, value } of listeners.routes.headers", header_match_keys},
+    {"request_headers or response_headers of [[listeners.routes]]", header_edits_keys},
     {"[pools.NAME]", pool_keys},
     {"a server { ... } of pools.NAME.servers", server_keys},
     {"[pools.NAME.health]", health_keys},
     {"[pools.NAME.passive]", passive_keys},
     {"[pools.NAME.queue]", queue_keys},
     {"[pools.NAME.maglev]", maglev_keys},
+    {"[pools.NAME.keepalive]", keepalive_keys},
 };
 // clang-format on
 
@@ -80,6 +100,11 @@ std::optional<std::int64_t> read_integer(problems& out, const toml::value& v, st
                                          std::int64_t lo, std::int64_t hi);
 
 std::optional<bool> read_bool(problems& out, const toml::value& v, std::string_view path);
+
+// A size within [lo, hi]: a string with a unit ("16KiB") or an integer number
+// of bytes.
+std::optional<std::uint64_t> read_size(problems& out, const toml::value& v, std::string_view path,
+                                       std::uint64_t lo, std::uint64_t hi);
 
 // A duration string within [lo, hi]; a bare integer gets a hint with units.
 std::optional<duration> read_duration(problems& out, const toml::value& v, std::string_view path,
@@ -106,10 +131,33 @@ struct first_use {
 // "WHAT (found V, already used by PATH on line N)".
 std::string already_used(std::string_view what, const toml::value& v, const first_use& first);
 
+// " (found KEY = "VALUE" on line N)" for a key that was written (`v`), or
+// " (found no KEY, and the default is "VALUE")" for one that was not (null).
+std::string found_setting(std::string_view key, const toml::value* v, std::string_view value);
+
+// "a space" or "a control character" when `s` holds one, for values that go
+// into an HTTP request line or header; nullopt when it holds neither.
+std::optional<std::string_view> bad_char(std::string_view s);
+
+// A reference to a pool by name: one of `pool_names` (sorted), else reported
+// with the nearest name. Returns the name.
+std::optional<std::string> read_pool_name(problems& out, const toml::value& v,
+                                          std::string_view path,
+                                          std::span<const std::string_view> pool_names);
+
 // --------------------------------------------------------------- sections
 
 // The [pools] table (config/loader_pool.cpp): every pool, its servers and its
-// health, passive, queue and maglev tables, into r.pools.
+// health, passive, queue, maglev and keepalive tables, into r.pools.
 void read_pools(problems& out, const toml::value& v, root& r);
+
+// The HTTP keys of one [[listeners]] table `t` (config/loader_http.cpp), into
+// l.http. `protocol` is the listener's protocol, or nullopt when it was
+// invalid (then only the key names are checked); `protocol_v` its value, null
+// when the default applies. For tcp, each HTTP key is reported as such. For
+// http, also reports a listener with neither a default pool nor a route.
+void read_http_listener(problems& out, const toml::value& t, std::string_view path,
+                        std::optional<protocol_kind> protocol, const toml::value* protocol_v,
+                        std::span<const std::string_view> pool_names, listener& l);
 
 } // namespace ringway::config::detail

@@ -1,5 +1,5 @@
 // [pools.NAME]: the servers of each pool, how one is picked, and the pool's
-// health, passive, queue and maglev tables. Part of the loader
+// health, passive, queue, maglev and keepalive tables. Part of the loader
 // (config/loader.cpp); the schema and the value readers are in
 // config/loader_detail.hpp. Like the rest of the loader, it reports a problem
 // and keeps going, so that every problem of the file is reported at once.
@@ -72,6 +72,8 @@ constexpr std::int64_t max_table_size = 1'000'003;
 // than this many per server makes the shares visibly uneven.
 constexpr std::int64_t slots_per_server = 10;
 constexpr double max_bounded_load = 100.0;
+constexpr std::int64_t max_keepalive_idle = 100'000;
+constexpr duration max_keepalive_idle_timeout = 1h;
 
 std::string_view name_of(balance_kind k) {
     for (const auto& b : balance_names) {
@@ -80,16 +82,6 @@ std::string_view name_of(balance_kind k) {
         }
     }
     return "?";
-}
-
-// " (found KEY = "VALUE" on line N)" for a key that was written, or
-// " (found no KEY, and the default is "VALUE")" for one that was not.
-std::string found_setting(std::string_view key, const toml::value* v, std::string_view value) {
-    if (v != nullptr) {
-        return " (found " + std::string(key) + " = " + quote(value) + " on line " +
-               std::to_string(v->location().line()) + ")";
-    }
-    return " (found no " + std::string(key) + ", and the default is " + quote(value) + ")";
 }
 
 // The value of `key` as a quoted duration, noting when it is the default.
@@ -115,20 +107,6 @@ std::int64_t next_prime(std::int64_t n) {
         ++n;
     }
     return n;
-}
-
-// "a space" or "a control character" when `s` holds one, for values that go
-// into an HTTP request line or header.
-std::optional<std::string_view> bad_char(std::string_view s) {
-    for (const char c : s) {
-        if (c == ' ') {
-            return "a space";
-        }
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-            return "a control character";
-        }
-    }
-    return std::nullopt;
 }
 
 // ------------------------------------------------------------------ servers
@@ -617,6 +595,22 @@ void read_maglev(problems& out, const toml::value& t, std::string_view path, std
     }
 }
 
+void read_keepalive(problems& out, const toml::value& t, std::string_view path,
+                    keepalive_config& k) {
+    check_keys(out, t, path, keepalive_keys, no_keys);
+    if (const auto* v = find(t, "max_idle")) {
+        if (auto n = read_integer(out, *v, join(path, "max_idle"), 0, max_keepalive_idle)) {
+            k.max_idle = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* v = find(t, "idle_timeout")) {
+        if (auto d = read_duration(out, *v, join(path, "idle_timeout"), 1ms,
+                                   max_keepalive_idle_timeout)) {
+            k.idle_timeout = *d;
+        }
+    }
+}
+
 // ------------------------------------------------------------------- pools
 
 // True when `v` is a table; else reports it, with `example` as what to write.
@@ -709,6 +703,12 @@ void read_pool(problems& out, const toml::value& t, std::string_view path, pool&
         const std::string qp = join(path, "queue");
         if (is_table(out, *v, qp, "{ size = 100, timeout = \"5s\" }")) {
             read_queue(out, *v, qp, p.queue);
+        }
+    }
+    if (const auto* v = find(t, "keepalive")) {
+        const std::string kp = join(path, "keepalive");
+        if (is_table(out, *v, kp, "{ max_idle = 32, idle_timeout = \"30s\" }")) {
+            read_keepalive(out, *v, kp, p.keepalive);
         }
     }
     const bool maglev = balance_ok && p.balance == balance_kind::maglev;

@@ -568,8 +568,8 @@ servers = [{ address = "10.0.0.1:80" }]
                       "expected an address string or an array of them)"));
 }
 
-TEST_CASE("loader: protocol http is reserved, others unknown") {
-    const std::string http = load_bad(R"([[listeners]]
+TEST_CASE("loader: protocol is tcp or http, others unknown") {
+    const root r = load_ok(R"([[listeners]]
 name = "web"
 listen = "127.0.0.1:8080"
 protocol = "http"
@@ -577,9 +577,8 @@ pool = "web"
 [pools.web]
 servers = [{ address = "10.0.0.1:80" }]
 )");
-    CHECK(has(http, "t.toml:4:12: listeners[0].protocol: protocol \"http\" is not supported yet "
-                    "(found \"http\", expected \"tcp\")"));
-    const std::string udp = load_bad(R"([[listeners]]
+    CHECK(r.listeners.at(0).protocol == protocol_kind::http);
+    const std::string upper = load_bad(R"([[listeners]]
 name = "web"
 listen = "127.0.0.1:8080"
 protocol = "TCP"
@@ -587,7 +586,19 @@ pool = "web"
 [pools.web]
 servers = [{ address = "10.0.0.1:80" }]
 )");
-    CHECK(has(udp, "listeners[0].protocol: unknown protocol (found \"TCP\", expected \"tcp\")"));
+    CHECK(has(upper, "t.toml:4:12: listeners[0].protocol: unknown protocol (found \"TCP\", "
+                     "expected one of \"tcp\", \"http\") (did you mean 'tcp'?)"));
+    CHECK(lines_of(upper) == 1);
+    const std::string udp = load_bad(R"([[listeners]]
+name = "web"
+listen = "127.0.0.1:8080"
+protocol = "quic"
+[pools.web]
+servers = [{ address = "10.0.0.1:80" }]
+)");
+    // Whether the listener needs a pool depends on the protocol: not reported.
+    CHECK(udp == "t.toml:4:12: listeners[0].protocol: unknown protocol (found \"quic\", "
+                 "expected one of \"tcp\", \"http\")");
 }
 
 TEST_CASE("loader: a listener naming an unknown pool gets the nearest name") {
