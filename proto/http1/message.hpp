@@ -57,7 +57,9 @@ enum class framing : std::uint8_t {
 
 // Fields common to both kinds of head, derived while parsing.
 struct head_common {
-    std::uint8_t version_minor = 1;         // HTTP/1.<minor>; only 1.0 and 1.1 accepted
+    // HTTP/1.<minor>: 0 or 1. A higher minor (HTTP/1.2 .. 1.9) is processed
+    // as 1.1, as RFC 9110 2.5 says; other majors are refused (505 / 502).
+    std::uint8_t version_minor = 1;
     std::vector<header_field> headers;      // in order, duplicates kept
     framing body = framing::none;
     std::uint64_t content_length = 0;       // framing::length
@@ -98,7 +100,10 @@ struct response_head : head_common {
 enum class parse_status : std::uint8_t {
     need_more,   // all input consumed, head not complete
     complete,    // head complete; consumed = bytes of this input that were head
-    error,       // refused: see error_status() / error_text(); final until reset()
+    // refused: see error_status() / error_text(); final until reset().
+    // consumed = bytes of this input up to and including the refused byte
+    // (a line judged as a whole is refused at its LF).
+    error,
 };
 
 struct parse_result {
@@ -130,23 +135,77 @@ public:
     // Bytes of the head seen so far (for "was anything received" decisions).
     std::size_t bytes_seen() const noexcept { return seen_; }
 
-    // For responses: a 1xx interim response (not 101) was parsed; the caller
-    // forwards it and calls reset(method) again for the final response.
+    // For responses: a 1xx interim response (not 101) completes like any head
+    // (framing none, consumed = its bytes); the caller forwards it and calls
+    // reset(method) again, then feeds the rest for the final response. feed()
+    // after complete or error returns the same status with consumed 0.
 
 private:
-    // implementation-defined state: scan position, current line length,
-    // line count, partial-head storage (std::string, reused), the heads.
+    // A piece of the head as an offset from the head's first stored byte: the
+    // head may still move (partial_ grows) until it is complete, so views are
+    // made only then (materialize()).
+    struct span {
+        std::uint32_t off = 0;
+        std::uint32_t len = 0;
+    };
+    struct field_span {
+        span name;
+        span value;
+    };
+    // What the lines said so far; turned into request_/response_ at the end.
+    struct facts {
+        span method, target, path, query, host, reason, upgrade;
+        bool path_is_root = false;      // absolute-form with an empty path: "/"
+        bool host_from_target = false;  // absolute-form and CONNECT: host = authority
+        std::uint16_t status = 0;
+        std::uint8_t minor = 1;
+        std::uint32_t host_count = 0;
+        bool has_length = false;
+        std::uint64_t length = 0;
+        bool has_te = false;
+        std::uint32_t codings = 0;      // transfer codings listed, all TE lines
+        std::uint32_t chunked = 0;      // of which "chunked"
+        bool last_chunked = false;
+        bool unknown_coding = false;
+        bool conn_close = false;
+        bool conn_keep_alive = false;
+        bool conn_upgrade = false;
+        bool has_upgrade = false;
+        bool expect_continue = false;
+        framing body = framing::none;
+    };
+    enum class scan : std::uint8_t { start_line, fields, complete, error };
+    enum class line_result : std::uint8_t { next, skip, complete, error };
+
+    // Checks bytes [p, p+n) of an unfinished line against the limits and the
+    // early start-line checks; returns the index of the first refused byte, or
+    // n. `ends_line`: the last byte is the line's LF.
+    std::size_t check_bytes(const char* p, std::size_t n, bool ends_line) noexcept;
+    line_result on_line(const char* line, std::size_t n, std::uint32_t off) noexcept;
+    bool on_request_line(std::string_view line, std::uint32_t off) noexcept;
+    bool on_status_line(std::string_view line, std::uint32_t off) noexcept;
+    bool on_target(std::string_view method, std::string_view target, std::uint32_t off) noexcept;
+    bool on_field_line(std::string_view line, std::uint32_t off) noexcept;
+    bool on_field(std::string_view name, std::string_view value, std::uint32_t value_off) noexcept;
+    bool on_head_end() noexcept;
+    bool fail(std::uint16_t request_status, const char* why) noexcept;
+    void materialize(const char* base) noexcept;
+
     message_kind kind_;
     limits limits_;
-    std::string request_method_;
-    std::string partial_;          // copy of a head that spans feeds
-    std::size_t seen_ = 0;
-    std::size_t line_start_ = 0;   // within the head, for the incremental scan
-    std::uint32_t lines_ = 0;
-    std::uint8_t scan_state_ = 0;
-    bool failed_ = false;
+    bool head_request_ = false;     // responses: answering HEAD
+    bool connect_request_ = false;  // responses: answering CONNECT
+    std::string partial_;           // the stored head when it spans feeds (reused)
+    std::size_t seen_ = 0;          // head bytes consumed, leading empty lines included
+    std::size_t origin_ = 0;        // seen_ where the stored head begins
+    std::size_t line_start_ = 0;    // seen_ where the current line begins
+    bool early_done_ = false;       // start line: past the early (per-byte) checks
+    scan state_ = scan::start_line;
     std::uint16_t error_status_ = 0;
     const char* error_text_ = "";
+    facts facts_;
+    std::vector<field_span> fields_;
+    std::vector<span> tokens_;
     request_head request_;
     response_head response_;
 };
@@ -176,12 +235,13 @@ public:
     std::uint64_t body_bytes() const noexcept { return decoded_; }  // decoded data so far
 
 private:
-    // implementation-defined: state, bytes left, chunk-size line scanning,
-    // extension length, trailer line scanning.
+    friend class response_parser;  // reports where the body is (response_state)
+    // State, bytes left of a Content-Length body or a chunk, the chunk-size
+    // line (digits, extension bytes and grammar position), the trailer bytes.
     std::uint8_t state_ = 0;
     std::uint64_t left_ = 0;
     std::uint64_t decoded_ = 0;
-    std::uint32_t line_len_ = 0;
+    std::uint32_t digits_ = 0;
     std::uint32_t ext_len_ = 0;
     std::uint32_t trailer_bytes_ = 0;
     std::uint64_t chunk_size_ = 0;
@@ -189,6 +249,10 @@ private:
     limits limits_;
     std::uint16_t error_status_ = 0;
     const char* error_text_ = "";
+
+    bool fail(const char* why) noexcept;
+    bool on_size_byte(char c) noexcept;
+    bool on_trailer_byte(char c) noexcept;
 };
 
 // Serializes a head canonically (start line, each header "Name: value\r\n"

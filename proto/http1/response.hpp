@@ -1,20 +1,24 @@
-// A small sans-I/O, incremental HTTP/1.1 response parser: status line,
-// headers, and the body framed by Content-Length, chunked coding, or the
-// connection's close. Used by the active health checks; the proxy's full
-// parser is a different, larger thing. No allocation: the parser is a fixed
-// block of memory that the owner embeds and reuses with reset(). One thread.
+// A whole HTTP/1.1 response, head and body, for clients that only read
+// responses: the active health checks (core/health) and ringway-load. Built
+// on the proxy's own parser (message.hpp: head_parser + body_reader), so
+// health checks judge servers by the same rules the proxy forwards by; it adds
+// skipping 1xx interim responses, a per-line limit, and a state to report.
+// Allocates only while warming up (the head parser's storage); embed it and
+// reuse it with reset(). One thread.
 //
 // Feeding bytes split anywhere gives the same result as feeding them at once.
 // Strict where ambiguity would hide garbage: no status line, a status that is
 // not three digits (100..599), a header line without a colon, whitespace
 // before a colon, obsolete line folding, Content-Length together with
 // Transfer-Encoding, differing Content-Lengths, and bad chunk sizes are errors.
+// Lenient in one way the proxy is not by default: a bare LF ends a line.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include "proto/http1/message.hpp"
 
 namespace ringway::proto::http1 {
 
@@ -43,10 +47,12 @@ struct feed_result {
 
 class response_parser {
 public:
-    // The longest status, header, chunk-size or trailer line accepted.
+    // The longest status or header line accepted (with its CRLF), and the
+    // longest chunk extension. The head is at most max_head bytes, trailers too.
     static constexpr std::size_t max_line = 8192;
+    static constexpr std::size_t max_head = 64 * 1024;
 
-    response_parser() noexcept = default;
+    response_parser();
 
     // Starts over for a new response. `head_request`: the request was HEAD,
     // so the response has no body whatever its headers say.
@@ -76,27 +82,22 @@ public:
     const char* error_text() const noexcept { return error_; }
 
 private:
-    // Appends bytes up to and including '\n' to line_; true when a line is complete.
-    bool take_line(std::string_view in, std::size_t* used) noexcept;
-    void on_status_line(std::string_view line) noexcept;
-    void on_header_line(std::string_view line) noexcept;
-    void on_head_end() noexcept;
-    void on_chunk_size_line(std::string_view line) noexcept;
     void fail(const char* why) noexcept;
+    // Tracks head line lengths over `in` (consumed head bytes); the index of
+    // the first byte past max_line, or in.size().
+    std::size_t check_lines(std::string_view in) noexcept;
+    void on_head() noexcept;
+    void sync_body_state() noexcept;
 
+    head_parser head_;
+    body_reader body_;
     response_state state_ = response_state::status_line;
     body_framing framing_ = body_framing::none;
     bool head_request_ = false;
-    bool has_length_ = false;
-    bool has_transfer_encoding_ = false;
-    bool chunked_last_ = false;       // the last transfer coding seen is "chunked"
     std::uint16_t status_ = 0;
     std::uint64_t content_length_ = 0;
-    std::uint64_t left_ = 0;          // body or chunk bytes still to come
-    std::uint8_t crlf_seen_ = 0;      // chunk_crlf: bytes of "\r\n" matched
     const char* error_ = "";
-    std::size_t line_len_ = 0;
-    std::array<char, max_line> line_;
+    std::size_t line_len_ = 0;        // bytes of the current head line so far
 };
 
 } // namespace ringway::proto::http1
