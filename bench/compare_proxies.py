@@ -100,34 +100,46 @@ def nofile_limit():
     return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
-def ringway_config(workers, backend):
-    """ringway's TOML: one TCP listener on a port the kernel picks (ringway logs it),
-    one pool with the one server `backend` ("host:port")."""
-    return f"""# ringway: TCP mode, {workers} worker(s), one server, no access log
-[runtime]
+def ringway_config(mode, workers, backend):
+    """ringway's TOML: one listener with `protocol = mode` on a port the kernel picks
+    (ringway logs it), one pool with the one server `backend` ("host:port"). In HTTP
+    mode the pool keeps up to 64 idle backend connections per worker for reuse."""
+    keepalive = ('keepalive = { max_idle = 64, idle_timeout = "30s" }\n'
+                 if mode == "http" else "")
+    about = ("HTTP mode" if mode == "http" else "TCP mode")
+    reuse = ("# backend connections kept alive and reused per worker (pool keepalive)\n"
+             if mode == "http" else "")
+    return f"""# ringway: {about}, {workers} worker(s), one server, no access log
+{reuse}[runtime]
 workers = {workers}
 
 [[listeners]]
 name = "bench"
 listen = ["127.0.0.1:0"]
-protocol = "tcp"
+protocol = "{mode}"
 pool = "bench"
 
 [pools.bench]
 balance = "round_robin"
 servers = [ {{ address = "{backend}" }} ]
-"""
+{keepalive}"""
 
 
 def haproxy_config(mode, workers, port, backend):
-    """HAProxy's config: `mode tcp` or `mode http` (then `http-reuse always`), `nbthread`
-    = workers, listening on 127.0.0.1:port."""
+    """HAProxy's config: `mode tcp` or `mode http` (then `http-reuse always` and the
+    X-Forwarded-For, -Proto and -Host fields ringway adds), `nbthread` = workers,
+    listening on 127.0.0.1:port."""
     maxconn = max(1024, min(50000, (nofile_limit() - 200) // 2))
     http = mode == "http"
     about = ("HTTP mode, backend connections reused by any client (http-reuse always)"
              if http else "TCP mode")
     timeouts = "    timeout http-keep-alive 60s\n" if http else ""
-    reuse = "    http-reuse always\n" if http else ""
+    # The X-Forwarded-* fields ringway always sets (core/http_rewrite.hpp), so that the
+    # three HTTP proxies rewrite the same request head.
+    reuse = ("    http-reuse always\n    option forwardfor\n"
+             "    http-request set-header X-Forwarded-Proto http\n"
+             "    http-request set-header X-Forwarded-Host %[req.hdr(host)]\n"
+             if http else "")
     return f"""# haproxy: {about}, {workers} thread(s), one server, no logging
 global
     nbthread {workers}
@@ -151,7 +163,8 @@ backend bench
 
 def nginx_config(mode, workers, port, backend, module, tmp):
     """NGINX's config: `stream` (tcp; `module` is the stream module to load, "" when built
-    in) or `proxy_pass` to an upstream with keepalive (http); `worker_processes` =
+    in) or `proxy_pass` to an upstream with keepalive (http; the client's Host and the
+    X-Forwarded-For, -Proto and -Host fields ringway adds); `worker_processes` =
     workers; its pid, logs and temp files under `tmp`."""
     connections = max(1024, min(65536, nofile_limit() - 200))
     reuseport = " reuseport" if workers > 1 else ""
@@ -184,7 +197,8 @@ stream {{
 """
     # keepalive_requests: NGINX's default of 1000 would close client and backend
     # connections every 1000 requests, which HAProxy does not do; temp files off so a
-    # 64 KiB answer never goes through the disk.
+    # 64 KiB answer never goes through the disk. Host and X-Forwarded-*: as ringway
+    # forwards them (the client's Host; NGINX's default is the upstream's name).
     return f"""# nginx: HTTP reverse proxy, {workers} worker process(es), one server, backend
 # connections kept alive (upstream keepalive), no logging
 {head}
@@ -209,6 +223,10 @@ http {{
             proxy_pass http://bench;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
             proxy_connect_timeout 5s;
             proxy_read_timeout 60s;
             proxy_max_temp_file_size 0;

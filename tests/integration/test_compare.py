@@ -2,9 +2,9 @@
 """bench/compare end to end, in its --quick form: one 1-second round of
 tcp-keepalive and http-keepalive-small through ringway, HAProxy and NGINX, with
 --json and --chart. Checks that every proxy was measured (requests/s and CPU per
-request above zero), that ringway is marked n/a in the HTTP workload with its TCP
-relay measured beside it, that every ratio to HAProxy is the value divided by
-HAProxy's, and that the chart is a non-empty PNG.
+request above zero), that ringway ran the HTTP workload as an HTTP proxy (protocol =
+"http" with pool keepalive, no TCP relay row unless asked for), that every ratio to
+HAProxy is the value divided by HAProxy's, and that the chart is a non-empty PNG.
 
 Needs haproxy, nginx (with its stream module), wrk and gnuplot; skipped (77) when
 one is missing, never installed from here. The build directory is RINGWAY_BIN's
@@ -99,13 +99,11 @@ def test_every_proxy_measured():
     check(report["failures"] == {}, f"failures: {report['failures']}")
     check(report["settings"]["workloads"] == list(WORKLOADS),
           f"workloads: {report['settings']['workloads']}")
-    expected = {"tcp-keepalive": ("ringway", "haproxy", "nginx"),
-                "http-keepalive-small": ("ringway-tcp-relay", "haproxy", "nginx")}
-    for workload, proxies in expected.items():
+    for workload in WORKLOADS:
         m = medians_of(report, workload)
         check(m.get("direct", {}).get("status") == "ok" and m["direct"]["rps"] > 0,
               f"{workload}: direct baseline missing: {m.get('direct')}")
-        for proxy in proxies:
+        for proxy in ("ringway", "haproxy", "nginx"):
             e = m.get(proxy)
             check(e is not None, f"{workload}: no entry for {proxy}; got {sorted(m)}")
             check(e["status"] == "ok", f"{workload}/{proxy}: status {e['status']}")
@@ -126,19 +124,23 @@ def test_every_proxy_measured():
         check(math.isclose(e["rps"], r["rps"]), f"median {e['rps']} != the one run {r['rps']}")
 
 
-def test_ringway_has_no_http_row():
+def test_ringway_is_an_http_proxy():
     report = run()["json"]
-    m = medians_of(report, "http-keepalive-small")
-    check(m.get("ringway", {}).get("status", "").startswith("n/a"),
-          f"ringway in http-keepalive-small should be n/a: {m.get('ringway')}")
-    check(not any(r["target"] == "ringway" and r["workload"] == "http-keepalive-small"
-                  for r in report["runs"]), "ringway was run as if it were an HTTP proxy")
-    check(m["ringway-tcp-relay"]["label"] == "ringway (tcp relay)",
-          f"label: {m['ringway-tcp-relay']['label']}")
-    check("ringway-tcp-relay" not in medians_of(report, "tcp-keepalive"),
-          "the tcp relay row belongs to http-* workloads only")
+    labels = {w: {t: e["label"] for t, e in medians_of(report, w).items()} for w in WORKLOADS}
+    check(labels["tcp-keepalive"]["ringway"] == "ringway (tcp)",
+          f"tcp-keepalive label: {labels['tcp-keepalive']['ringway']}")
+    check(labels["http-keepalive-small"]["ringway"] == "ringway (http)",
+          f"http-keepalive-small label: {labels['http-keepalive-small']['ringway']}")
+    check(not any(e["target"] == "ringway-tcp-relay" for e in report["medians"]),
+          "the tcp relay row is opt-in (--targets ...,ringway-tcp-relay)")
+    check(report["skipped"] == {}, f"skipped: {report['skipped']}")
+    # The config ringway ran with in the HTTP workload (kept in the config directory).
+    with open(os.path.join(report["settings"]["config_dir"], "ringway-http-run.toml")) as f:
+        toml = f.read()
+    check('protocol = "http"' in toml, f"ringway's HTTP config:\n{toml}")
+    check("keepalive = { max_idle = 64" in toml, f"no backend keep-alive:\n{toml}")
     out = run()["stdout"]
-    check("n/a (TCP mode only until the HTTP issue lands)" in out, "no n/a row in the report")
+    check("n/a" not in out, "the report has an n/a row")
     check("TLS workloads: not yet" in out, "the report does not say TLS is not run")
 
 
