@@ -54,12 +54,13 @@ struct route {
     // matches "a.example.com" and "a.b.example.com", not "example.com");
     // lower-cased; the request's port is ignored. Empty: any host.
     std::vector<std::string> hosts;
-    // At most one of the three path matches. path_regex is ECMAScript,
-    // matched against the whole path (without the query).
+    // At most one of the three path matches. path_regex is RE2 syntax (no
+    // backreferences or look-around; linear-time matching), matched against
+    // the whole path (without the query).
     std::string path_prefix;
     std::string path_exact;
     std::string path_regex;
-    std::vector<std::string> methods;  // upper-case, exact; empty: any
+    std::vector<std::string> methods;  // tokens as written, exact (case-sensitive); empty: any
     std::vector<header_match> headers; // all must match
     std::string pool;                  // names an entry of root::pools
     header_edits request_headers;      // to the server

@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -39,6 +41,16 @@ inline std::string load_bad(const std::string& text) {
     const auto* e = std::get_if<load_error>(&r);
     REQUIRE_MESSAGE(e != nullptr, "loaded without error:\n", text);
     return e->message;
+}
+
+// True when `text` contains `part`.
+inline bool has(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Lines of a message: one per problem.
+inline std::size_t lines_of(const std::string& text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
 }
 
 } // namespace ringway::config::test

@@ -19,19 +19,6 @@ using namespace ringway::config::test;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-namespace {
-
-
-bool has(const std::string& text, std::string_view part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::size_t lines_of(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-}
-
-} // namespace
-
 // ------------------------------------------------------------------ good files
 
 TEST_CASE("loader: a minimal file gets every default") {

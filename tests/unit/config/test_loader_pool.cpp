@@ -18,7 +18,6 @@ using std::chrono::seconds;
 
 namespace {
 
-
 // The pool "web" of `minimal` followed by `more`.
 pool web_with(const std::string& more) {
     const root r = load_ok(std::string(minimal) + more);
@@ -30,14 +29,6 @@ pool web_with(const std::string& more) {
 // The problems of `minimal` followed by `more`.
 std::string web_bad(const std::string& more) {
     return load_bad(std::string(minimal) + more);
-}
-
-bool has(const std::string& text, std::string_view part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::size_t lines_of(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
 }
 
 // [pools.NAME] with `balance` and `n` servers 10.0.X.Y:80, then `more`.
@@ -718,6 +709,55 @@ passive = { consecutive_failure = 3, max_ejected = 10 }
                    "mean 'consecutive_failures'?)"));
     CHECK(has(msg, "t.toml:10:38: pools.web.passive.max_ejected: unknown key (did you mean "
                    "'max_ejection'?)"));
+}
+
+// ---------------------------------------------------------------- keepalive
+
+TEST_CASE("loader/pool: keepalive defaults, inline and as a [pools.NAME.keepalive] table") {
+    const pool d = web_with("");
+    CHECK(d.keepalive.max_idle == 32);
+    CHECK(d.keepalive.idle_timeout == seconds(30));
+    const pool inline_ = web_with("keepalive = { max_idle = 0, idle_timeout = \"1ms\" }\n");
+    CHECK(inline_.keepalive.max_idle == 0);
+    CHECK(inline_.keepalive.idle_timeout == milliseconds(1));
+    const pool table = web_with("[pools.web.keepalive]\nmax_idle = 100_000\nidle_timeout = \"1h\"\n");
+    CHECK(table.keepalive.max_idle == 100000);
+    CHECK(table.keepalive.idle_timeout == minutes(60));
+    const pool half = web_with("keepalive.max_idle = 4\n");
+    CHECK(half.keepalive.max_idle == 4);
+    CHECK(half.keepalive.idle_timeout == seconds(30));
+}
+
+TEST_CASE("loader/pool: keepalive bounds, types and keys") {
+    const std::string msg = web_bad(R"(keepalive = { max_idle = 100_001, idle_timeout = "0s" }
+[pools.api]
+servers = [{ address = "10.0.0.2:80" }]
+keepalive = { max_idle = -1, idle_timeout = "2h", idle = "1s" }
+[pools.db]
+servers = [{ address = "10.0.0.3:80" }]
+keepalive = { max_idle = "8", idle_timeout = 30 }
+[pools.x]
+servers = [{ address = "10.0.0.4:80" }]
+keepalive = 32
+)");
+    CHECK(has(msg, "t.toml:8:26: pools.web.keepalive.max_idle: out of range (found 100001, "
+                   "expected 0..100000)"));
+    CHECK(has(msg, "t.toml:8:50: pools.web.keepalive.idle_timeout: must be greater than zero "
+                   "(found \"0s\", expected 1ms..1h)"));
+    CHECK(has(msg, "t.toml:11:26: pools.api.keepalive.max_idle: out of range (found -1, "
+                   "expected 0..100000)"));
+    CHECK(has(msg, "t.toml:11:45: pools.api.keepalive.idle_timeout: too long (found \"2h\", "
+                   "expected 1ms..1h)"));
+    CHECK(has(msg, "t.toml:11:51: pools.api.keepalive.idle: unknown key (did you mean "
+                   "'idle_timeout'?)"));
+    CHECK(has(msg, "t.toml:14:26: pools.db.keepalive.max_idle: wrong type (found string \"8\", "
+                   "expected integer 0..100000)"));
+    CHECK(has(msg, "t.toml:14:46: pools.db.keepalive.idle_timeout: a duration needs a unit "
+                   "(found integer 30, expected a string with a unit: write \"30s\" or "
+                   "\"30ms\")"));
+    CHECK(has(msg, "t.toml:17:13: pools.x.keepalive: wrong type (found integer 32, expected a "
+                   "table such as { max_idle = 32, idle_timeout = \"30s\" })"));
+    CHECK(lines_of(msg) == 8);
 }
 
 // --------------------------------------------------------------- all at once
