@@ -77,7 +77,6 @@ void worker::http_server_bytes(tcp_session& s, std::uint16_t bid, const char* p,
             queue_bytes(s.client, b, 0, buffers_.meta(b).length);
             h.bytes_out += buffers_.meta(b).length;
             h.response_started = true;
-            flush(s, true);
             h.response.reset(h.method);
             continue;
         }
@@ -95,7 +94,6 @@ void worker::http_server_bytes(tcp_session& s, std::uint16_t bid, const char* p,
             queue_bytes(s.client, bid, std::uint32_t(from), std::uint32_t(used));
             h.bytes_out += used - from;
             queued = true;
-            flush(s, true);
         }
         if (h.response_body.failed()) {
             if (!queued) buffers_.recycle(bid);
@@ -107,6 +105,7 @@ void worker::http_server_bytes(tcp_session& s, std::uint16_t bid, const char* p,
     }
     if (used < n) h.server_keep = false; // bytes past the response's end
     if (!queued) buffers_.recycle(bid);
+    flush(s, true); // head and body in one send where they came in one buffer
     if (h.response_complete) http_response_done(s);
     else http_arm_server_recv(s);
 }
@@ -163,7 +162,6 @@ bool worker::http_on_response_head(tcp_session& s, std::uint16_t bid, std::size_
         http_upgrade(s);
         return false;
     }
-    flush(s, true);
     h.response_body.start(rs.body, rs.content_length);
     if (rs.body == h1::framing::none) h.response_complete = true;
     return true;
@@ -203,9 +201,17 @@ void worker::http_response_done(tcp_session& s) noexcept {
     // request sent to its end, the response read to its end, nothing pending.
     bool request_whole = h.request_complete && !s.server.send_inflight &&
                          s.server.out_head == no_buffer;
-    if (!request_whole) h.client_keep = false; // it answered early: the client's stream is lost
     http_log(s);
-    http_release_server(s, h.server_keep && request_whole);
+    if (!request_whole) {
+        // It answered before the request was all sent (an early 413, say):
+        // the client's stream is lost, and the server connection stays
+        // until the session ends (bytes may still be in flight to it).
+        h.client_keep = false;
+        http_maybe_close(s);
+        return;
+    }
+    if (h.client_keep && h.server_keep && !draining_) http_park_server(s);
+    else http_release_server(s, h.server_keep);
     h.first_request = false;
     if (!h.client_keep) {
         http_maybe_close(s);
@@ -217,10 +223,49 @@ void worker::http_response_done(tcp_session& s) noexcept {
     http_parse_next(s);
 }
 
+// Keeps the server connection with the session for its next request: no
+// longer in flight for the balancer, but not in the pool either.
+void worker::http_park_server(tcp_session& s) noexcept {
+    http_state& h = hs(s);
+    auto idx = std::size_t(s.server_index);
+    server_state& srv = s.pool->servers()[idx];
+    if (s.counted_active) {
+        s.pool->connection_ended(idx);
+        s.counted_active = false;
+        if (s.relayed) srv.stats.active.sub();
+        s.relayed = false;
+    }
+    h.parked_pool = s.pool;
+    h.parked_index = s.server_index;
+    s.server_index = -1;
+    if (s.pool->queued() > 0) serve_queue(*s.pool);
+}
+
 // Gives the server connection back to the pool (keep) or closes it. Only
 // called with no server operation outstanding.
 void worker::http_release_server(tcp_session& s, bool keep) noexcept {
     if (s.server.fd < 0) return;
+    http_state& h = hs(s);
+    if (s.server_index < 0) {
+        // Parked: it was not in flight; the pool may take it.
+        pool_state& pool = *h.parked_pool;
+        server_state& srv = pool.servers()[std::size_t(h.parked_index)];
+        h.parked_pool = nullptr;
+        h.parked_index = -1;
+        keep = keep && !draining_ && srv.idle.size() < pool.config().keepalive.max_idle;
+        if (keep) {
+            try {
+                srv.idle.push_back(idle_connection{s.server.fd, now_ms_});
+            } catch (...) {
+                keep = false;
+            }
+        }
+        if (!keep) ::close(s.server.fd);
+        // The queue stays: it may hold the next request, bound elsewhere.
+        s.server.fd = -1;
+        s.server.eof = s.server.shut = s.server.starved = s.server.paused = false;
+        return;
+    }
     auto idx = std::size_t(s.server_index);
     pool_state& pool = *s.pool;
     server_state& srv = pool.servers()[idx];
@@ -241,6 +286,11 @@ void worker::http_release_server(tcp_session& s, bool keep) noexcept {
         }
     }
     if (!keep) ::close(s.server.fd);
+    for (std::uint16_t b = s.server.out_head; b != no_buffer;) { // unsent request bytes
+        std::uint16_t next = buffers_.meta(b).next;
+        buffers_.recycle(b);
+        b = next;
+    }
     s.server = session_half{};
     s.server_index = -1;
     if (pool.queued() > 0) serve_queue(pool);
@@ -378,7 +428,8 @@ void worker::http_maybe_close(tcp_session& s) noexcept {
     http_state& h = hs(s);
     if (h.client_keep || !h.response_complete || s.state == session_state::closing) return;
     if (s.client.send_inflight || s.client.out_head != no_buffer) return;
-    if (s.server.fd >= 0) http_release_server(s, false);
+    if (s.server.fd >= 0 && !s.server.send_inflight && !s.server.recv_armed)
+        http_release_server(s, false);
     if (!s.client.shut) {
         ::shutdown(s.client.fd, SHUT_WR);
         s.client.shut = true;

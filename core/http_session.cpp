@@ -125,6 +125,8 @@ void worker::http_start(tcp_session& s) noexcept {
     s.state = session_state::relaying;
     h.request.set_limits(limits_of(l.http));
     h.next_exchange();
+    h.parked_pool = nullptr; // the slot's previous client took its connection along
+    h.parked_index = -1;
     h.leftover.clear();
     h.leftover_offset = 0;
     h.first_request = true;
@@ -413,6 +415,7 @@ void worker::http_client_bytes(tcp_session& s, std::uint16_t bid, const char* p,
         }
     }
     if (!queued) buffers_.recycle(bid);
+    if (h.phase == http_phase::upstream && s.state == session_state::relaying) http_pick_server(s);
     if (s.state == session_state::closing) return;
     http_arm_client_recv(s);
 }
@@ -477,6 +480,7 @@ void worker::http_parse_next(tcp_session& s) noexcept {
         h.leftover.clear();
         h.leftover_offset = 0;
     }
+    if (h.phase == http_phase::upstream && s.state == session_state::relaying) http_pick_server(s);
     if (s.state == session_state::closing) return;
     http_arm_timer(s);
     http_arm_client_recv(s);
@@ -544,11 +548,12 @@ bool worker::http_on_request_head(tcp_session& s) noexcept {
     h.request_body.start(rq.body, rq.content_length, limits_of(l.http));
     h.request_complete = rq.body == h1::framing::none;
     h.response.reset(h.method);
+    // The server is picked by the caller once the body bytes that came with
+    // the head are queued too: one send carries both.
     h.phase = http_phase::upstream;
     s.tried = tried_set{};
     wheel_.cancel(&s.idle_timer);
-    http_pick_server(s);
-    return s.state != session_state::closing && h.phase != http_phase::lingering;
+    return true;
 }
 
 void worker::http_pick_server(tcp_session& s) noexcept {

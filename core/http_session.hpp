@@ -27,6 +27,8 @@
 
 namespace ringway::core {
 
+class pool_state;
+
 // CLOCK_MONOTONIC in microseconds (access-log durations).
 inline std::int64_t http_now_us() noexcept {
     timespec ts{};
@@ -61,6 +63,13 @@ struct http_state {
     // The client, for X-Forwarded-For and the log; set once per connection.
     std::string client_ip;
     std::string client_addr;
+
+    // The server connection kept with this client between its requests
+    // (parked): reused without a pool round trip when the next request picks
+    // the same server; otherwise handed to the pool. fd stays in the
+    // session's server half.
+    pool_state* parked_pool = nullptr;
+    int parked_index = -1;
 
     http_phase phase = http_phase::head;
     int route = -1;                        // route_table::find result

@@ -135,10 +135,19 @@ void worker::connect_to(tcp_session& s, int idx) noexcept {
     s.pool->connection_started(std::size_t(idx));
     s.counted_active = true;
     if (s.http) {
-        int idle = http_take_idle(*s.pool, std::size_t(idx));
+        http_state& h = hs(s);
+        int idle = -1;
+        if (h.parked_pool == s.pool && h.parked_index == idx) {
+            idle = s.server.fd; // the connection this client used last
+            h.parked_pool = nullptr;
+            h.parked_index = -1;
+        } else {
+            if (h.parked_pool != nullptr) http_release_server(s, true);
+            idle = http_take_idle(*s.pool, std::size_t(idx));
+        }
         if (idle >= 0) {
             s.server.fd = idle;
-            hs(s).reused = true;
+            h.reused = true;
             stats_.http_reused.add();
             s.pool->servers()[std::size_t(idx)].stats.active.add();
             s.relayed = true;
@@ -479,6 +488,9 @@ void worker::maybe_reap(tcp_session& s) noexcept {
 }
 
 void worker::session_free(tcp_session& s) noexcept {
+    // An HTTP client leaving with a healthy server connection parked between
+    // its requests: the pool takes that connection.
+    if (s.http && s.server.fd >= 0 && hs(s).parked_pool != nullptr) http_release_server(s, true);
     for (session_half* h : {&s.client, &s.server}) {
         for (std::uint16_t bid = h->out_head; bid != no_buffer;) {
             std::uint16_t next = buffers_.meta(bid).next;

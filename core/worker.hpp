@@ -203,6 +203,7 @@ private:
     void http_error(tcp_session& s, std::uint16_t status, std::string_view why) noexcept;
     void http_abort(tcp_session& s, std::string_view termination) noexcept;
     void http_release_server(tcp_session& s, bool keep) noexcept;
+    void http_park_server(tcp_session& s) noexcept;
     void http_upgrade(tcp_session& s) noexcept;
     void http_arm_timer(tcp_session& s) noexcept;
     void http_log(tcp_session& s) noexcept;
