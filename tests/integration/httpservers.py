@@ -542,6 +542,7 @@ class http_server:
         self.lock = threading.Lock()
         self.connections = 0
         self.open_connections = 0
+        self.completed = 0          # requests read whole and answered
         self.requests: list[message] = []
         self.raw: dict[int, bytearray] = {}
         self.bytes_received = 0
@@ -571,9 +572,10 @@ class http_server:
             self.violations.append(what)
 
     def snapshot(self):
-        """(connections, requests, bytes received) so far."""
+        """(connections, requests whose head arrived, bytes received, requests
+        read whole and answered) so far."""
         with self.lock:
-            return self.connections, len(self.requests), self.bytes_received
+            return self.connections, len(self.requests), self.bytes_received, self.completed
 
     def requests_since(self, n):
         with self.lock:
@@ -656,6 +658,8 @@ class http_server:
                     self.requests.append(req)
                 ex = exchange(self, c, rd, req, cid)
                 keep = (self.handler or self._dispatch)(ex)
+                with self.lock:
+                    self.completed += 1
                 if not keep or not ex.keep_alive:
                     break
         except (OSError, EOFError, ValueError) as e:
