@@ -76,9 +76,10 @@ struct http_options {
     std::uint32_t max_chunk_extension = 1024;   // 400 past it
     std::uint64_t max_body_size = 0;            // 413 past it; 0 = no limit
     bool allow_bare_lf = false;                 // lines ended by LF alone (RFC 9112 2.2 MAY)
-    // From the first byte of a request (or the end of the previous response)
-    // until its head is complete: against slowloris. 408 when it passes
-    // with part of a head received.
+    // How long a request head may take to arrive whole, against slowloris:
+    // from the accept for a connection's first request, from the first byte
+    // for later ones (the wait before that byte is idle_timeout). 408 when it
+    // passes with part of a head received; a silent close otherwise.
     duration header_timeout = std::chrono::seconds(10);
     // A server's response head must start within this long after the request
     // was sent: 504 past it.

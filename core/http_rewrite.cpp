@@ -67,7 +67,17 @@ public:
     }
 
     void field(std::string_view name, std::string_view value) {
-        if (allowed(name)) raw(name, value);
+        if (!allowed(name)) return;
+        if (ascii_iequals(name, "content-length")) {
+            // The parser accepted repeated or listed lengths only when they
+            // were all equal (RFC 9110 8.6): one field with one value goes on.
+            if (wrote_length_) return;
+            wrote_length_ = true;
+            value = value.substr(0, value.find(','));
+            while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+                value.remove_suffix(1);
+        }
+        raw(name, value);
     }
 
     // An existing Via with our entry appended to it.
@@ -94,6 +104,7 @@ private:
 
     std::string& out_;
     const config::header_edits* edits_;
+    bool wrote_length_ = false;
 };
 
 // Which request fields need more than "forward as received".

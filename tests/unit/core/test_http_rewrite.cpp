@@ -447,3 +447,17 @@ TEST_CASE("http_rewrite: heads from the real parser") {
     CHECK(rewrite(resp.response(), rr) ==
           "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 }
+
+TEST_CASE("http_rewrite: equal repeated or listed Content-Lengths go on as one (RFC 9110 8.6)") {
+    auto h = request("POST", "/", 1,
+                     {{"Host", "a"}, {"Content-Length", "5"}, {"content-length", "5"}});
+    CHECK(rewrite(h, from("192.0.2.1")) == "POST / HTTP/1.1\r\n"
+                                           "Host: a\r\n"
+                                           "Content-Length: 5\r\n"
+                                           "X-Forwarded-For: 192.0.2.1\r\n"
+                                           "X-Forwarded-Proto: http\r\n"
+                                           "X-Forwarded-Host: a\r\n"
+                                           "\r\n");
+    auto r = response(200, "OK", {{"Content-Length", "2, 2"}, {"Content-Length", "2"}});
+    CHECK(rewrite(r, response_rewrite{}) == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+}
