@@ -246,7 +246,7 @@ void worker::http_park_server(tcp_session& s) noexcept {
 void worker::http_release_server(tcp_session& s, bool keep) noexcept {
     if (s.server.fd < 0) return;
     http_state& h = hs(s);
-    if (s.server_index < 0) {
+    if (h.parked_pool != nullptr) {
         // Parked: it was not in flight; the pool may take it.
         pool_state& pool = *h.parked_pool;
         server_state& srv = pool.servers()[std::size_t(h.parked_index)];

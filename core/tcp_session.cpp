@@ -130,21 +130,26 @@ void worker::session_connect(tcp_session& s) noexcept {
 }
 
 void worker::connect_to(tcp_session& s, int idx) noexcept {
+    int idle = -1;
+    if (s.http) {
+        // The connection this client used last, if it is to this server;
+        // else that one goes to the pool (before server_index names the new one).
+        http_state& h = hs(s);
+        if (h.parked_pool == s.pool && h.parked_index == idx) {
+            idle = s.server.fd;
+            h.parked_pool = nullptr;
+            h.parked_index = -1;
+        } else if (h.parked_pool != nullptr) {
+            http_release_server(s, true);
+        }
+    }
     s.tried.add(std::uint32_t(idx));
     s.server_index = idx;
     s.pool->connection_started(std::size_t(idx));
     s.counted_active = true;
     if (s.http) {
         http_state& h = hs(s);
-        int idle = -1;
-        if (h.parked_pool == s.pool && h.parked_index == idx) {
-            idle = s.server.fd; // the connection this client used last
-            h.parked_pool = nullptr;
-            h.parked_index = -1;
-        } else {
-            if (h.parked_pool != nullptr) http_release_server(s, true);
-            idle = http_take_idle(*s.pool, std::size_t(idx));
-        }
+        if (idle < 0) idle = http_take_idle(*s.pool, std::size_t(idx));
         if (idle >= 0) {
             s.server.fd = idle;
             h.reused = true;
