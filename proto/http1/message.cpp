@@ -99,8 +99,8 @@ void head_parser::reset(std::string_view request_method) {
     facts_ = facts{};
     fields_.clear();
     tokens_.clear();
-    clear_head(request_);
-    clear_head(response_);
+    if (kind_ == message_kind::request) clear_head(request_);
+    else clear_head(response_);
 }
 
 bool head_parser::fail(std::uint16_t request_status, const char* why) noexcept {
@@ -237,6 +237,26 @@ head_parser::line_result head_parser::on_line(const char* line, std::size_t n,
         return line_result::error;
     }
     const std::string_view l(line, len);
+    if (state_ == scan::fields && len > 0 && fields_.size() < limits_.max_header_count) {
+        // The common case in one pass: token ':' OWS field-value OWS with
+        // value bytes only (which excludes CR). Anything else takes the slow
+        // path below, which finds the exact refusal.
+        std::size_t i = 0;
+        while (i < len && chars::is(l[i], chars::tchar)) ++i;
+        if (i > 0 && i < len && l[i] == ':') {
+            std::size_t v = i + 1;
+            while (v < len && chars::is_ows(l[v])) ++v;
+            std::size_t e = v;
+            while (e < len && chars::is(l[e], chars::value)) ++e;
+            if (e == len) {
+                while (e > v && chars::is_ows(l[e - 1])) --e;
+                const std::uint32_t voff = off + std::uint32_t(v);
+                fields_.push_back({{off, std::uint32_t(i)}, {voff, std::uint32_t(e - v)}});
+                return on_field(l.substr(0, i), l.substr(v, e - v), voff) ? line_result::next
+                                                                           : line_result::error;
+            }
+        }
+    }
     if (state_ == scan::start_line && len > limits_.max_request_line) {
         fail(414, request ? "request line too long" : "status line too long");
         return line_result::error;

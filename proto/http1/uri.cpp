@@ -72,20 +72,6 @@ bool valid_ipv6(std::string_view s) noexcept {
     return elided ? groups <= 7 : groups == 8;
 }
 
-bool valid_reg_name(std::string_view s) noexcept {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
-        if (chars::is(c, chars::regname)) continue;
-        if (c == '%' && i + 2 < s.size() && chars::is(s[i + 1], chars::hexdig) &&
-            chars::is(s[i + 2], chars::hexdig)) {
-            i += 2;
-            continue;
-        }
-        return false;
-    }
-    return true;
-}
-
 } // namespace
 
 bool valid_ip_literal(std::string_view s) noexcept {
@@ -95,19 +81,27 @@ bool valid_ip_literal(std::string_view s) noexcept {
 
 bool valid_host_port(std::string_view s, bool require_port, bool allow_empty) noexcept {
     if (s.empty()) return allow_empty && !require_port;
-    std::string_view host;
-    std::string_view rest;
+    std::string_view rest;  // after the host: "" or ":" port
     if (s.front() == '[') {
         std::size_t close = s.find(']');
         if (close == std::string_view::npos || !valid_ip_literal(s.substr(1, close - 1)))
             return false;
-        host = s.substr(0, close + 1);
         rest = s.substr(close + 1);
     } else {
-        std::size_t colon = s.find(':');
-        host = s.substr(0, colon);
-        rest = colon == std::string_view::npos ? std::string_view() : s.substr(colon);
-        if (host.empty() || !valid_reg_name(host)) return false;
+        // reg-name (which covers IPv4address) up to the first byte it cannot hold.
+        std::size_t i = 0;
+        while (i < s.size()) {
+            if (chars::is(s[i], chars::regname)) {
+                ++i;
+            } else if (s[i] == '%' && i + 2 < s.size() && chars::is(s[i + 1], chars::hexdig) &&
+                       chars::is(s[i + 2], chars::hexdig)) {
+                i += 3;
+            } else {
+                break;
+            }
+        }
+        if (i == 0) return false;
+        rest = s.substr(i);
     }
     if (rest.empty()) return !require_port;
     if (rest.front() != ':') return false;
