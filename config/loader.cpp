@@ -440,8 +440,8 @@ void read_listener(problems& out, const toml::value& t, std::string_view path,
     const auto* protocol_v = find(t, "protocol");
     std::optional<protocol_kind> protocol = protocol_kind::tcp;
     if (protocol_v != nullptr) {
-        const auto i = read_choice(out, *protocol_v, join(path, "protocol"), "protocol",
-                                   protocol_names);
+        const auto i =
+            read_choice(out, *protocol_v, join(path, "protocol"), "protocol", protocol_names);
         protocol = i ? std::optional(protocols[*i]) : std::nullopt;
     }
     l.protocol = protocol.value_or(protocol_kind::tcp);

@@ -63,7 +63,9 @@ constexpr managed_header managed_headers[] = {
     {"upgrade", hop_why},
 };
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lowered(std::string_view s) {
     std::string out(s);
@@ -77,7 +79,9 @@ bool is_tchar(char c) {
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 
 // A header value can hold anything but the bytes that would end the field.
 bool breaks_field(std::string_view s) {
@@ -153,11 +157,11 @@ std::optional<std::string> host_pattern_problem(std::string_view p) {
                                        : "text after ']'";
         }
         const auto inner = p.substr(1, close - 1);
-        const bool ok = inner.find(':') != std::string_view::npos &&
-                        std::all_of(inner.begin(), inner.end(), [](char c) {
-                            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' ||
-                                   c == '.';
-                        });
+        const bool ok =
+            inner.find(':') != std::string_view::npos &&
+            std::all_of(inner.begin(), inner.end(), [](char c) {
+                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.';
+            });
         if (!ok) {
             return "an invalid IPv6 address";
         }
@@ -195,7 +199,8 @@ void read_host_pattern(problems& out, const toml::value& v, std::string_view pat
     }
     std::string p = lowered(*s);
     if (const auto why = host_pattern_problem(p)) {
-        out.at(v, path, "invalid host pattern: " + *why + found_expected(literal(v), host_expected));
+        out.at(v, path,
+               "invalid host pattern: " + *why + found_expected(literal(v), host_expected));
         return;
     }
     hosts.push_back(std::move(p));
@@ -215,8 +220,9 @@ void read_hosts(problems& out, const toml::value& v, std::string_view path, rout
             read_host_pattern(out, items[i], element(path, i), r.hosts);
         }
     } else {
-        out.wrong_type(v, path, "a host pattern string such as \"api.example.com\" or an array "
-                                "of them");
+        out.wrong_type(v, path,
+                       "a host pattern string such as \"api.example.com\" or an array "
+                       "of them");
     }
 }
 
@@ -285,9 +291,9 @@ void read_methods(problems& out, const toml::value& v, std::string_view path, ro
         }
         if (!is_token(*s)) {
             out.at(items[i], p,
-                   "invalid HTTP method" +
-                       found_expected(literal(items[i]), "a token such as \"GET\" (methods are "
-                                                         "case-sensitive)"));
+                   "invalid HTTP method" + found_expected(literal(items[i]),
+                                                          "a token such as \"GET\" (methods are "
+                                                          "case-sensitive)"));
             continue;
         }
         r.methods.push_back(*s);
@@ -297,7 +303,7 @@ void read_methods(problems& out, const toml::value& v, std::string_view path, ro
 // A header name: a token, returned as written.
 std::optional<std::string> read_header_name(problems& out, const toml::value& v,
                                             std::string_view path) {
-    const auto s = read_string(out, v, path);
+    auto s = read_string(out, v, path);
     if (!s) {
         return std::nullopt;
     }
@@ -320,8 +326,8 @@ void read_header_matches(problems& out, const toml::value& v, std::string_view p
     const auto& items = v.as_array();
     if (items.empty()) {
         out.at(v, path,
-               "no header match" + found_expected("empty array", "at least one, such as " +
-                                                                     std::string(example)));
+               "no header match" +
+                   found_expected("empty array", "at least one, such as " + std::string(example)));
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
         const std::string p = element(path, i);
@@ -338,8 +344,9 @@ void read_header_matches(problems& out, const toml::value& v, std::string_view p
             ok = name.has_value();
             m.name = lowered(name.value_or(""));
         } else {
-            out.at(t, join(p, "name"), "missing required key (expected a header name such as "
-                                       "\"X-Canary\")");
+            out.at(t, join(p, "name"),
+                   "missing required key (expected a header name such as "
+                   "\"X-Canary\")");
             ok = false;
         }
         if (const auto* val = find(t, "value")) {
@@ -387,8 +394,9 @@ void read_header_edits(problems& out, const toml::value& t, std::string_view pat
     if (const auto* v = find(t, "set")) {
         const std::string sp = join(path, "set");
         if (!v->is_table()) {
-            out.wrong_type(*v, sp, "a table of header names and values such as "
-                                   "{ \"X-Env\" = \"prod\" }");
+            out.wrong_type(*v, sp,
+                           "a table of header names and values such as "
+                           "{ \"X-Env\" = \"prod\" }");
         } else {
             // In the order written (a TOML table keeps none): the headers
             // are set in that order, and a name set twice is reported at
@@ -432,8 +440,8 @@ void read_header_edits(problems& out, const toml::value& t, std::string_view pat
                 if (!fresh) {
                     out.at_key(value, name, p,
                                "header set twice (names are case-insensitive)" +
-                                   found_expected(quote(name), "a name not already set by " +
-                                                                   it->second.path));
+                                   found_expected(quote(name),
+                                                  "a name not already set by " + it->second.path));
                     continue;
                 }
                 e.set.emplace_back(name, *s);
@@ -495,8 +503,8 @@ void read_route(problems& out, const toml::value& t, std::string_view path, std:
     const toml::value* first_v = nullptr;
     for (const auto key : path_keys) {
         const auto* v = find(t, key);
-        if (v != nullptr && (first_v == nullptr ||
-                             v->location().line() < first_v->location().line())) {
+        if (v != nullptr &&
+            (first_v == nullptr || v->location().line() < first_v->location().line())) {
             first_key = key;
             first_v = v;
         }
@@ -546,8 +554,9 @@ void read_route(problems& out, const toml::value& t, std::string_view path, std:
 bool read_routes(problems& out, const toml::value& v, std::string_view path,
                  std::span<const std::string_view> pool_names, std::vector<route>& routes) {
     if (v.is_table()) {
-        out.wrong_type(v, path, "array of tables: write [[listeners.routes]], not "
-                                "[listeners.routes]");
+        out.wrong_type(v, path,
+                       "array of tables: write [[listeners.routes]], not "
+                       "[listeners.routes]");
         return false;
     }
     if (!v.is_array()) {
@@ -590,11 +599,10 @@ void read_access_log(problems& out, const toml::value& v, std::string_view path,
                                                                 "\"/var/log/ringway/access.log\""));
         return;
     }
-    if (std::any_of(s->begin(), s->end(), [](char c) {
-            return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-        })) {
-        out.at(v, path, "contains a control character" +
-                            found_expected(literal(v), access_log_expected));
+    if (std::any_of(s->begin(), s->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        out.at(v, path,
+               "contains a control character" + found_expected(literal(v), access_log_expected));
         return;
     }
     target = *s;
@@ -633,8 +641,8 @@ void read_http_options(problems& out, const toml::value& t, std::string_view pat
         h.max_head_size = std::max(h.max_head_size, h.max_request_line);
     }
     if (const auto* v = find(t, "max_chunk_extension")) {
-        if (auto n = read_size(out, *v, join(path, "max_chunk_extension"), 0,
-                               max_chunk_extension)) {
+        if (auto n =
+                read_size(out, *v, join(path, "max_chunk_extension"), 0, max_chunk_extension)) {
             h.max_chunk_extension = static_cast<std::uint32_t>(*n);
         }
     }
@@ -647,20 +655,19 @@ void read_http_options(problems& out, const toml::value& t, std::string_view pat
         h.allow_bare_lf = read_bool(out, *v, join(path, "allow_bare_lf")).value_or(false);
     }
     if (const auto* v = find(t, "header_timeout")) {
-        if (auto d = read_duration(out, *v, join(path, "header_timeout"), 1ms,
-                                   max_header_timeout)) {
+        if (auto d =
+                read_duration(out, *v, join(path, "header_timeout"), 1ms, max_header_timeout)) {
             h.header_timeout = *d;
         }
     }
     if (const auto* v = find(t, "response_timeout")) {
-        if (auto d = read_duration(out, *v, join(path, "response_timeout"), 1ms,
-                                   max_stream_timeout)) {
+        if (auto d =
+                read_duration(out, *v, join(path, "response_timeout"), 1ms, max_stream_timeout)) {
             h.response_timeout = *d;
         }
     }
     if (const auto* v = find(t, "body_timeout")) {
-        if (auto d =
-                read_duration(out, *v, join(path, "body_timeout"), 1ms, max_stream_timeout)) {
+        if (auto d = read_duration(out, *v, join(path, "body_timeout"), 1ms, max_stream_timeout)) {
             h.body_timeout = *d;
         }
     }

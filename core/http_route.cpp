@@ -58,7 +58,7 @@ bool host_matches(std::string_view pattern, std::string_view host) noexcept {
 // the route in the listener's config.
 struct route_table::compiled {
     const config::route* source = nullptr;
-    std::vector<std::string> exact_hosts;  // lower-case
+    std::vector<std::string> exact_hosts;   // lower-case
     std::vector<std::string> host_suffixes; // ".example.com": the pattern without its '*'
     std::unique_ptr<RE2> regex;             // path_regex, when set
     bool never = false;                     // path_regex that does not compile
@@ -181,6 +181,8 @@ const config::route* route_table::route(int index) const noexcept {
     return nullptr;
 }
 
-std::size_t route_table::size() const noexcept { return routes_.size(); }
+std::size_t route_table::size() const noexcept {
+    return routes_.size();
+}
 
 } // namespace ringway::core

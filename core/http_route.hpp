@@ -22,8 +22,10 @@ public:
     route_table(route_table&&) noexcept;
     route_table& operator=(route_table&&) noexcept;
 
-    // Index of the first matching route in l.http.routes; routes().size()
-    // when none matched but the listener has a default `pool`; -1: none (404).
+    // Index of the first matching route in l.http.routes; size() when none
+    // matched but the listener has a default `pool`; -1: none (404).
+    // Allocates nothing itself; RE2 may grow its DFA cache (bounded by its
+    // memory budget) the first times a path_regex meets new input shapes.
     int find(const proto::http1::request_head& h) const noexcept;
 
     // The route's name for logs ("default" for the listener's pool).
@@ -35,14 +37,15 @@ public:
     std::size_t size() const noexcept;
 
 private:
-    struct compiled;
+    struct compiled; // one route prepared for matching (core/http_route.cpp)
     const config::listener* listener_;
     std::vector<std::unique_ptr<compiled>> routes_;
 };
 
 // Case-insensitive host match of one pattern ("a.example.com" or
 // "*.example.com", lower-case) against a Host value (any case, port ignored,
-// IPv6 literals in brackets). Exposed for tests.
+// IPv6 literals in brackets compared as text, one trailing dot ignored).
+// Exposed for tests.
 bool host_matches(std::string_view pattern, std::string_view host) noexcept;
 
 } // namespace ringway::core

@@ -53,7 +53,9 @@ route route_with(const std::string& keys) {
     return r.listeners[0].http.routes[0];
 }
 
-std::string route_bad(const std::string& keys) { return load_bad(one_route(keys)); }
+std::string route_bad(const std::string& keys) {
+    return load_bad(one_route(keys));
+}
 
 } // namespace
 
@@ -291,10 +293,18 @@ trust_forwarded = false
 via = false
 access_log = ""
 )");
-    const char* keys[] = {"max_request_line", "max_headers",      "max_head_size",
-                          "max_chunk_extension", "max_body_size", "allow_bare_lf",
-                          "header_timeout",   "response_timeout", "body_timeout",
-                          "trust_forwarded",  "via",              "access_log"};
+    const char* keys[] = {"max_request_line",
+                          "max_headers",
+                          "max_head_size",
+                          "max_chunk_extension",
+                          "max_body_size",
+                          "allow_bare_lf",
+                          "header_timeout",
+                          "response_timeout",
+                          "body_timeout",
+                          "trust_forwarded",
+                          "via",
+                          "access_log"};
     for (std::size_t i = 0; i < std::size(keys); ++i) {
         CAPTURE(keys[i]);
         CHECK(has(msg, "t.toml:" + std::to_string(8 + i) + ":1: listeners[0]." + keys[i] +
@@ -621,10 +631,9 @@ host = ["*", "a*.b.com", "*.*.b.com", "x.com:80", "[::1]:80", "::1", "[::1", "[x
         CHECK(has(msg, line_text));
     };
     bad(13, 9, 0, "\"*\" alone matches every host: leave host out instead", "\"*\"");
-    bad(13, 14, 1,
-        "'*' is only allowed as the whole first label, as in \"*.example.com\"", "\"a*.b.com\"");
-    bad(13, 26, 2,
-        "'*' is only allowed as the whole first label, as in \"*.example.com\"",
+    bad(13, 14, 1, "'*' is only allowed as the whole first label, as in \"*.example.com\"",
+        "\"a*.b.com\"");
+    bad(13, 26, 2, "'*' is only allowed as the whole first label, as in \"*.example.com\"",
         "\"*.*.b.com\"");
     bad(13, 39, 3, "a port: the port is ignored, leave it out", "\"x.com:80\"");
     bad(13, 51, 4, "a port: the port is ignored, leave it out", "\"[::1]:80\"");
@@ -636,11 +645,9 @@ host = ["*", "a*.b.com", "*.*.b.com", "x.com:80", "[::1]:80", "::1", "[::1", "[x
     bad(14, 23, 10, "an empty label (\"..\" or a leading '.')", "\"a..b\"");
     bad(14, 31, 11, "an empty label (\"..\" or a leading '.')", "\".a.com\"");
     bad(14, 41, 12, "ends with '.'", "\"a.com.\"");
-    bad(14, 51, 13,
-        "the character \" \" (host names hold letters, digits, '-', '_' and '.')",
+    bad(14, 51, 13, "the character \" \" (host names hold letters, digits, '-', '_' and '.')",
         "\"a b.com\"");
-    bad(14, 62, 14,
-        "the character \"\xc3\" (host names hold letters, digits, '-', '_' and '.')",
+    bad(14, 62, 14, "the character \"\xc3\" (host names hold letters, digits, '-', '_' and '.')",
         "\"\xc3\xa9.com\"");
     bad(14, 72, 15, "empty", "\"\"");
     CHECK(lines_of(msg) == 16);
@@ -653,8 +660,8 @@ TEST_CASE("loader/http: host lengths, shapes and types") {
         name += "abcdefghi.";
     }
     name.resize(254);
-    const std::string msg = route_bad("pool = \"web\"\nhost = [\"" + label + ".com\", \"" +
-                                      name + "\", 5]\n[[listeners.routes]]\npool = \"web\"\n" +
+    const std::string msg = route_bad("pool = \"web\"\nhost = [\"" + label + ".com\", \"" + name +
+                                      "\", 5]\n[[listeners.routes]]\npool = \"web\"\n" +
                                       "host = []\n[[listeners.routes]]\npool = \"web\"\n" +
                                       "host = { name = \"a\" }\n");
     CHECK(has(msg, "listeners[0].routes[0].host[0]: invalid host pattern: a label longer than 63 "
@@ -760,8 +767,7 @@ methods = "GET"
 pool = "web"
 methods = []
 )");
-    const std::string expected =
-        "expected a token such as \"GET\" (methods are case-sensitive))";
+    const std::string expected = "expected a token such as \"GET\" (methods are case-sensitive))";
     CHECK(has(msg, "t.toml:13:19: listeners[0].routes[0].methods[1]: invalid HTTP method (found "
                    "\"G T\", " +
                        expected));
@@ -840,18 +846,19 @@ set = { "Connection" = "close", "HOST" = "x" }
     CHECK(has(msg, "t.toml:14:19: " + req + "remove[1]: cannot remove Connection: " + hop));
     CHECK(has(msg, "t.toml:14:41: " + req + "remove[3]: cannot remove Keep-Alive: " + hop));
     CHECK(has(msg, "t.toml:14:55: " + req + "remove[4]: cannot remove TE: " + hop));
-    CHECK(has(msg, "t.toml:16:2: " + req + "set.Content-Length: cannot set Content-Length: " +
-                       framing));
-    CHECK(has(msg, "t.toml:17:2: " + req + "set.transfer-encoding: cannot set "
-                                           "transfer-encoding: " +
+    CHECK(has(msg,
+              "t.toml:16:2: " + req + "set.Content-Length: cannot set Content-Length: " + framing));
+    CHECK(has(msg, "t.toml:17:2: " + req +
+                       "set.transfer-encoding: cannot set "
+                       "transfer-encoding: " +
                        framing));
     CHECK(has(msg, "t.toml:18:2: " + req + "set.Upgrade: cannot set Upgrade: " + hop));
-    CHECK(has(msg, "t.toml:19:2: " + req + "set.Proxy-Connection: cannot set Proxy-Connection: " +
-                       hop));
-    CHECK(has(msg, "t.toml:21:11: " + resp + "remove[0]: cannot remove Content-Length: " +
-                       framing));
-    CHECK(has(msg, "t.toml:21:29: " + resp + "remove[1]: cannot remove Transfer-Encoding: " +
-                       framing));
+    CHECK(has(msg,
+              "t.toml:19:2: " + req + "set.Proxy-Connection: cannot set Proxy-Connection: " + hop));
+    CHECK(
+        has(msg, "t.toml:21:11: " + resp + "remove[0]: cannot remove Content-Length: " + framing));
+    CHECK(has(msg,
+              "t.toml:21:29: " + resp + "remove[1]: cannot remove Transfer-Encoding: " + framing));
     CHECK(has(msg, "t.toml:21:50: " + resp + "remove[2]: cannot remove upgrade: " + hop));
     CHECK(has(msg, "t.toml:22:10: " + resp + "set.Connection: cannot set Connection: " + hop));
     CHECK(has(msg, "t.toml:22:34: " + resp + "set.HOST: cannot set HOST: " + host));
@@ -867,22 +874,28 @@ pool = "web"
 request_headers = ["X-A"]
 )");
     const std::string req = "listeners[0].routes[0].request_headers.";
-    CHECK(has(msg, "t.toml:13:30: " + req + "set.\"X A\": invalid header name (found \"X A\", "
-                                            "expected a token such as \"X-Env\")"));
-    CHECK(has(msg, "t.toml:13:50: " + req + "set.X-B: contains a line break or NUL (found "
-                                            "\"a\\u000ab\", expected a header value on one "
-                                            "line)"));
-    CHECK(has(msg, "t.toml:13:66: " + req + "set.X-C: wrong type (found integer 3, expected "
-                                            "string)"));
-    CHECK(has(msg, "t.toml:13:83: " + req + "set.X-D: header set twice (names are "
-                                            "case-insensitive) (found \"X-D\", expected a name "
-                                            "not already set by " +
+    CHECK(has(msg, "t.toml:13:30: " + req +
+                       "set.\"X A\": invalid header name (found \"X A\", "
+                       "expected a token such as \"X-Env\")"));
+    CHECK(has(msg, "t.toml:13:50: " + req +
+                       "set.X-B: contains a line break or NUL (found "
+                       "\"a\\u000ab\", expected a header value on one "
+                       "line)"));
+    CHECK(has(msg, "t.toml:13:66: " + req +
+                       "set.X-C: wrong type (found integer 3, expected "
+                       "string)"));
+    CHECK(has(msg, "t.toml:13:83: " + req +
+                       "set.X-D: header set twice (names are "
+                       "case-insensitive) (found \"X-D\", expected a name "
+                       "not already set by " +
                        req + "set.x-d)"));
-    CHECK(has(msg, "t.toml:13:107: " + req + "remove[0]: invalid header name (found \"X E\", "
-                                             "expected a token such as \"X-Canary\" (letters, "
-                                             "digits and !#$%&'*+-.^_`|~))"));
-    CHECK(has(msg, "t.toml:13:114: " + req + "remove[1]: wrong type (found integer 5, expected "
-                                             "string)"));
+    CHECK(has(msg, "t.toml:13:107: " + req +
+                       "remove[0]: invalid header name (found \"X E\", "
+                       "expected a token such as \"X-Canary\" (letters, "
+                       "digits and !#$%&'*+-.^_`|~))"));
+    CHECK(has(msg, "t.toml:13:114: " + req +
+                       "remove[1]: wrong type (found integer 5, expected "
+                       "string)"));
     CHECK(has(msg, "t.toml:13:118: " + req + "sett: unknown key (did you mean 'set'?)"));
     CHECK(has(msg, "t.toml:14:28: listeners[0].routes[0].response_headers.set: wrong type (found "
                    "array, expected a table of header names and values such as { \"X-Env\" = "

@@ -720,7 +720,8 @@ TEST_CASE("loader/pool: keepalive defaults, inline and as a [pools.NAME.keepaliv
     const pool inline_ = web_with("keepalive = { max_idle = 0, idle_timeout = \"1ms\" }\n");
     CHECK(inline_.keepalive.max_idle == 0);
     CHECK(inline_.keepalive.idle_timeout == milliseconds(1));
-    const pool table = web_with("[pools.web.keepalive]\nmax_idle = 100_000\nidle_timeout = \"1h\"\n");
+    const pool table =
+        web_with("[pools.web.keepalive]\nmax_idle = 100_000\nidle_timeout = \"1h\"\n");
     CHECK(table.keepalive.max_idle == 100000);
     CHECK(table.keepalive.idle_timeout == minutes(60));
     const pool half = web_with("keepalive.max_idle = 4\n");

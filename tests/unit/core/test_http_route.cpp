@@ -17,8 +17,9 @@
 #if defined(__SANITIZE_ADDRESS__)
 // The sanitizer's allocator calls these on every malloc and free (declared
 // here: GCC 12 ships no header for it).
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 #endif
 
 using namespace ringway;
@@ -69,7 +70,7 @@ TEST_CASE("route: host_matches exact names in any case, port ignored") {
     CHECK(host_matches("api.example.com", "API.Example.COM"));
     CHECK(host_matches("api.example.com", "api.example.com:8080"));
     CHECK(host_matches("api.example.com", "Api.Example.Com:443"));
-    CHECK(host_matches("api.example.com", "api.example.com."));      // the root label
+    CHECK(host_matches("api.example.com", "api.example.com.")); // the root label
     CHECK(host_matches("api.example.com", "api.example.com.:8080"));
     CHECK_FALSE(host_matches("api.example.com", "example.com"));
     CHECK_FALSE(host_matches("api.example.com", "xapi.example.com"));
