@@ -19,7 +19,11 @@
 // Every refusal carries the status the proxy answers with (400, 413, 414,
 // 431, 501, 505 for requests; responses are refused with 502) and a short
 // static reason. No exceptions; one thread per parser; a parser is reused
-// across the messages of a connection with reset().
+// across the messages of a connection with reset(), and allocates nothing
+// once its vectors and copy buffer have grown to the heads it sees.
+// Where the RFCs leave a choice (repeated Content-Length, HTTP/1.2, bytes
+// accepted in targets, ...) message.cpp says which one is made, at its top;
+// tests/conformance/http1_requests.toml shows each on the wire.
 #pragma once
 
 #include <cstddef>
@@ -227,6 +231,10 @@ public:
     // The peer closed: true if that ends the body cleanly (framing::close,
     // or already done); false if the body was cut short.
     bool end_of_input() noexcept;
+    // Chunk-size lines are held to RFC 9112 7.1 (hex digits, at most 15 of
+    // them; BWS only before ';'; chunk-ext grammar; at most
+    // max_chunk_extension bytes after the size), trailers to the rules of
+    // header lines and, all together, to max_head_size.
 
     bool done() const noexcept;
     bool failed() const noexcept;

@@ -286,3 +286,33 @@ TEST_CASE("response: reset() starts a new response") {
     CHECK(p.content_length() == 5);
     CHECK(body == "hello");
 }
+
+TEST_CASE("response: a head line may be exactly max_line bytes with its CRLF") {
+    const std::string head = "HTTP/1.1 200 OK\r\n";
+    const std::string name = "X-Big: ";
+    std::string exact = head + name + std::string(response_parser::max_line - name.size() - 2, 'a') +
+                        "\r\nContent-Length: 0\r\n\r\n";
+    std::string over = head + name + std::string(response_parser::max_line - name.size() - 1, 'a') +
+                       "\r\nContent-Length: 0\r\n\r\n";
+    for (std::size_t step : {std::size_t(0), std::size_t(1), std::size_t(1000)}) {
+        CHECK(parse(exact, step).state == response_state::done);
+        parsed r = parse(over, step);
+        CHECK(r.error == "line too long");
+        CHECK(r.consumed == head.size() + response_parser::max_line + 1);
+    }
+}
+
+TEST_CASE("response: the state follows the chunked body") {
+    response_parser p;
+    std::string_view in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel";
+    while (!in.empty()) in.remove_prefix(p.feed(in).consumed);
+    CHECK(p.state() == response_state::chunk_data);
+    p.feed("lo");
+    CHECK(p.state() == response_state::chunk_crlf);
+    p.feed("\r\n");
+    CHECK(p.state() == response_state::chunk_size);
+    p.feed("0\r\n");
+    CHECK(p.state() == response_state::trailers);
+    p.feed("\r\n");
+    CHECK(p.done());
+}
