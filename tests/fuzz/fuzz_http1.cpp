@@ -11,6 +11,7 @@
 //     gives an equal head;
 //   - the body after the head delimits and decodes the same in any split;
 //   - response_parser gives the same result whole and byte by byte.
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -137,6 +138,61 @@ response_run run_response_parser(std::string_view in, bool head, bool bytewise) 
     return out;
 }
 
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+            return false;
+    }
+    return true;
+}
+
+// What an accepted head promises, checked independently of the parser's code.
+void check_accepted(const head_snapshot& s, const limits& lim) {
+    if (s.head_size > lim.max_head_size) violated("head larger than max_head_size");
+    if (s.headers.size() > lim.max_header_count) violated("more fields than max_header_count");
+    for (const auto& [name, value] : s.headers) {
+        if (!is_token(name)) violated("field name not a token", name);
+        if (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                               value.back() == ' ' || value.back() == '\t'))
+            violated("field value not trimmed", value);
+        for (char c : value) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f) violated("control byte in a field value", value);
+        }
+    }
+    if (!s.method.empty()) {
+        if (!is_token(s.method)) violated("method not a token", s.method);
+        if (s.target.empty() || s.target.size() + s.method.size() + 10 > lim.max_request_line)
+            violated("request line empty or over max_request_line", s.target);
+        for (char c : s.target) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u <= 0x20 || u >= 0x7f || c == '#') violated("bad byte in the target", s.target);
+        }
+        std::size_t hosts = 0;
+        for (const auto& f : s.headers)
+            hosts += f.first.size() == 4 && std::tolower(static_cast<unsigned char>(f.first[0])) == 'h' &&
+                     std::tolower(static_cast<unsigned char>(f.first[1])) == 'o' &&
+                     std::tolower(static_cast<unsigned char>(f.first[2])) == 's' &&
+                     std::tolower(static_cast<unsigned char>(f.first[3])) == 't';
+        if (hosts > 1 || (s.minor == 1 && hosts == 0)) violated("Host missing or repeated");
+    }
+    if (s.body == framing::chunked || s.body == framing::length) {
+        std::size_t te = 0, cl = 0;
+        for (const auto& [name, value] : s.headers) {
+            std::string lower;
+            for (char c : name) lower.push_back(char(std::tolower(static_cast<unsigned char>(c))));
+            te += lower == "transfer-encoding";
+            cl += lower == "content-length";
+        }
+        if (te > 0 && cl > 0) violated("accepted with both Content-Length and Transfer-Encoding");
+        if (s.body == framing::length && (cl == 0 || s.content_length == 0))
+            violated("length framing without a Content-Length");
+        if (s.body == framing::chunked && te == 0) violated("chunked framing without Transfer-Encoding");
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -162,6 +218,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         violated("byte-by-byte head differs");
 
     if (whole.snap.status == parse_status::complete) {
+        check_accepted(whole.snap, lim);
         if (kind == message_kind::request) {
             head_parser p(kind, lim);
             p.feed(in);
