@@ -156,6 +156,9 @@ void worker::http_arm_client_recv(tcp_session& s) noexcept {
     if (!want) return;
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+    // Waiting for a next request: it is rarely there yet, so skip the
+    // attempt that would fail and wait for readiness at once (5.19).
+    if (h.phase == http_phase::head) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     sqe->flags |= IOSQE_BUFFER_SELECT; // buffer ring: 5.19
     sqe->buf_group = buffers_.group();
     io_uring_sqe_set_data64(sqe, ud(op_kind::recv_client, s));
@@ -171,6 +174,8 @@ void worker::http_arm_server_recv(tcp_session& s) noexcept {
         return;
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_recv(sqe, v.fd, nullptr, 0, 0);
+    // The request just went out: its response is not there yet (5.19).
+    if (!h.response_head) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = buffers_.group();
     io_uring_sqe_set_data64(sqe, ud(op_kind::recv_server, s));
