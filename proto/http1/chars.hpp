@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace ringway::proto::http1::chars {
@@ -59,6 +60,48 @@ constexpr int hex_value(char c) noexcept {
 constexpr bool all_of(std::string_view s, std::uint8_t cls) noexcept {
     for (char c : s)
         if (!is(c, cls)) return false;
+    return true;
+}
+
+// The length of the prefix of `s` made of field-value bytes (class `value`):
+// eight bytes at a time while none is a control (below 0x20, or DEL), then
+// byte by byte through a word that holds one (HTAB is the only allowed).
+inline std::size_t value_prefix(const char* s, std::size_t n) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t high = 0x8080808080808080ull;
+    std::size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            std::uint64_t w;
+            std::memcpy(&w, s + i, 8);
+            const std::uint64_t below_20 = (w - ones * 0x20) & ~w & high;  // some byte < 0x20
+            const std::uint64_t x = w ^ (ones * 0x7f);
+            const std::uint64_t del = (x - ones) & ~x & high;              // some byte == 0x7f
+            if ((below_20 | del) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (!is(s[i], value)) break;
+        ++i;
+    }
+    return i;
+}
+
+// `name` (a token) equals `lower` (lower-case letters, digits and '-')
+// ignoring case. Setting bit 0x20 lower-cases letters and leaves '-' and
+// digits alone; no other token byte maps onto one of those.
+inline bool token_iequals(std::string_view name, std::string_view lower) noexcept {
+    if (name.size() != lower.size()) return false;
+    std::size_t i = 0;
+    for (; i + 8 <= name.size(); i += 8) {
+        std::uint64_t a, b;
+        std::memcpy(&a, name.data() + i, 8);
+        std::memcpy(&b, lower.data() + i, 8);
+        if ((a | 0x2020202020202020ull) != b) return false;
+    }
+    for (; i < name.size(); ++i)
+        if (char(name[i] | 0x20) != lower[i]) return false;
     return true;
 }
 

@@ -246,8 +246,7 @@ head_parser::line_result head_parser::on_line(const char* line, std::size_t n,
         if (i > 0 && i < len && l[i] == ':') {
             std::size_t v = i + 1;
             while (v < len && chars::is_ows(l[v])) ++v;
-            std::size_t e = v;
-            while (e < len && chars::is(l[e], chars::value)) ++e;
+            std::size_t e = v + chars::value_prefix(l.data() + v, len - v);
             if (e == len) {
                 while (e > v && chars::is_ows(l[e - 1])) --e;
                 const std::uint32_t voff = off + std::uint32_t(v);
@@ -392,7 +391,7 @@ bool head_parser::on_field(std::string_view name, std::string_view value,
     const bool request = kind_ == message_kind::request;
     switch (name.size()) {
     case 4:
-        if (request && ascii_iequals(name, "host")) {
+        if (request && chars::token_iequals(name, "host")) {
             // RFC 9112 3.2: exactly one Host, a valid uri-host [":" port].
             if (++facts_.host_count > 1) return fail(400, "repeated host");
             if (!uri::valid_host_port(value, false, true)) return fail(400, "bad host");
@@ -400,17 +399,17 @@ bool head_parser::on_field(std::string_view name, std::string_view value,
         }
         break;
     case 6:
-        if (request && ascii_iequals(name, "expect") && ascii_iequals(value, "100-continue"))
+        if (request && chars::token_iequals(name, "expect") && ascii_iequals(value, "100-continue"))
             facts_.expect_continue = true;  // RFC 9110 10.1.1
         break;
     case 7:
-        if (ascii_iequals(name, "upgrade") && !facts_.has_upgrade) {
+        if (chars::token_iequals(name, "upgrade") && !facts_.has_upgrade) {
             facts_.has_upgrade = true;  // RFC 9110 7.8; the first field is the one reported
             facts_.upgrade = {voff, std::uint32_t(value.size())};
         }
         break;
     case 10:
-        if (ascii_iequals(name, "connection")) {
+        if (chars::token_iequals(name, "connection")) {
             // RFC 9110 7.6.1: Connection = #connection-option (tokens).
             return for_each_element(value, [&](std::string_view e, std::size_t eoff) {
                 if (e.empty()) return true;
@@ -424,7 +423,7 @@ bool head_parser::on_field(std::string_view name, std::string_view value,
         }
         break;
     case 14:
-        if (ascii_iequals(name, "content-length")) {
+        if (chars::token_iequals(name, "content-length")) {
             // RFC 9110 8.6: 1*DIGIT; identical repeated values are one value.
             bool conflict = false;
             bool ok = for_each_element(value, [&](std::string_view e, std::size_t) {
@@ -444,7 +443,7 @@ bool head_parser::on_field(std::string_view name, std::string_view value,
         }
         break;
     case 17:
-        if (ascii_iequals(name, "transfer-encoding")) {
+        if (chars::token_iequals(name, "transfer-encoding")) {
             // RFC 9112 6.1: a list of codings over every field line; what counts
             // is whether chunked is there once, last.
             bool any = false;
