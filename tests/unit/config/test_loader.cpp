@@ -149,7 +149,10 @@ servers = [{ address = "10.0.0.5:80" }]
         {"p2c", balance_kind::p2c},
         {"random", balance_kind::random},
         {"maglev", balance_kind::maglev}};
-    for (const auto& [name, kind] : names) {
+    for (const auto& entry : names) {
+        // Not a structured binding: clang before 16 cannot capture one (CAPTURE's lambda).
+        const char* name = entry.first;
+        const balance_kind kind = entry.second;
         CAPTURE(name);
         const root one = load_ok(std::string(minimal) + "[pools.x]\nbalance = \"" + name +
                                  "\"\nservers = [{ address = \"10.0.0.2:80\" }]\n");
