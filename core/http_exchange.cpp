@@ -57,25 +57,17 @@ void worker::http_server_bytes(tcp_session& s, std::uint16_t bid, const char* p,
         if (rs.status >= 100 && rs.status < 200 && rs.status != 101) {
             // An interim response (100 Continue, 103 Early Hints): forwarded
             // as it is, then the final response is read.
-            std::uint16_t b = buffers_.take_block();
-            if (b == no_buffer) {
-                buffers_.recycle(bid);
-                http_abort(s, "out_of_memory");
-                return;
-            }
             response_rewrite rw;
             rw.via = config_->listeners[s.listener].http.via;
-            try {
-                write_response(rs, rw, buffers_.block(b));
-            } catch (...) {
-                buffers_.recycle(b);
+            std::uint32_t queued = queue_written(s.client, [&](std::string& out) {
+                write_response(rs, rw, out);
+            });
+            if (queued == 0) {
                 buffers_.recycle(bid);
                 http_abort(s, "out_of_memory");
                 return;
             }
-            buffers_.seal_block(b);
-            queue_bytes(s.client, b, 0, buffers_.meta(b).length);
-            h.bytes_out += buffers_.meta(b).length;
+            h.bytes_out += queued;
             h.response_started = true;
             h.response.reset(h.method);
             continue;
@@ -131,29 +123,21 @@ bool worker::http_on_response_head(tcp_session& s, std::uint16_t bid, std::size_
     }
     h.server_keep = rs.keep_alive && rs.body != h1::framing::close;
     if (!rs.keep_alive || rs.body == h1::framing::close || draining_) h.client_keep = false;
-    std::uint16_t b = buffers_.take_block();
-    if (b == no_buffer) {
-        buffers_.recycle(bid);
-        http_abort(s, "out_of_memory");
-        return false;
-    }
     response_rewrite rw;
     rw.via = l.http.via;
     rw.edits = h.route_config != nullptr ? &h.route_config->response_headers : nullptr;
     rw.close = !h.client_keep && !upgrade;
     rw.client_http10 = h.client_http10;
     rw.upgrade = upgrade;
-    try {
-        write_response(rs, rw, buffers_.block(b));
-    } catch (...) {
-        buffers_.recycle(b);
+    std::uint32_t queued = queue_written(s.client, [&](std::string& out) {
+        write_response(rs, rw, out);
+    });
+    if (queued == 0) {
         buffers_.recycle(bid);
         http_abort(s, "out_of_memory");
         return false;
     }
-    buffers_.seal_block(b);
-    queue_bytes(s.client, b, 0, buffers_.meta(b).length);
-    h.bytes_out += buffers_.meta(b).length;
+    h.bytes_out += queued;
     h.response_started = true;
     if (upgrade) {
         // Everything after the 101 is the new protocol's: relayed as it is.
@@ -338,24 +322,13 @@ void worker::http_server_failed(tcp_session& s, const char* why, bool timeout) n
         return;
     }
     if (retry) {
-        std::uint16_t bid = buffers_.take_block();
-        if (bid != no_buffer) {
-            try {
-                buffers_.block(bid).assign(h.retry_head);
-            } catch (...) {
-                buffers_.recycle(bid);
-                bid = no_buffer;
-            }
-        }
-        if (bid != no_buffer) {
-            stats_.http_retries.add();
-            ++h.retries;
-            http_detach_server(s);
-            // A stale pooled connection says nothing about the server: it
-            // may be picked again, on a new connection.
-            if (idle_reuse && s.tried.count > 0) --s.tried.count;
-            buffers_.seal_block(bid);
-            queue_bytes(s.server, bid, 0, buffers_.meta(bid).length);
+        stats_.http_retries.add();
+        ++h.retries;
+        http_detach_server(s);
+        // A stale pooled connection says nothing about the server: it may
+        // be picked again, on a new connection.
+        if (idle_reuse && s.tried.count > 0) --s.tried.count;
+        if (queue_copy(s.server, h.retry_head)) {
             h.reused = false;
             h.request_sent = false;
             h.response.reset(h.method);
@@ -381,21 +354,14 @@ void worker::http_error(tcp_session& s, std::uint16_t status, std::string_view w
         http_abort(s, h.termination.empty() ? "error_mid_response" : h.termination);
         return;
     }
-    std::uint16_t bid = buffers_.take_block();
-    if (bid == no_buffer) {
+    std::uint32_t queued = queue_written(s.client, [&](std::string& out) {
+        proto::http1::write_error_response(status, why, true, out);
+    });
+    if (queued == 0) {
         http_abort(s, "out_of_memory");
         return;
     }
-    try {
-        proto::http1::write_error_response(status, why, true, buffers_.block(bid));
-    } catch (...) {
-        buffers_.recycle(bid);
-        http_abort(s, "out_of_memory");
-        return;
-    }
-    buffers_.seal_block(bid);
-    queue_bytes(s.client, bid, 0, buffers_.meta(bid).length);
-    h.bytes_out += buffers_.meta(bid).length;
+    h.bytes_out += queued;
     h.status = status;
     h.response_started = true;
     h.response_complete = true;

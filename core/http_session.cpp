@@ -199,16 +199,7 @@ bool worker::queue_bytes(session_half& h, std::uint16_t bid, std::uint32_t from,
 // Copies `bytes` into a block and queues it; false when no block is left.
 bool worker::queue_copy(session_half& h, std::string_view bytes) noexcept {
     if (bytes.empty()) return true;
-    std::uint16_t bid = buffers_.take_block();
-    if (bid == no_buffer) return false;
-    try {
-        buffers_.block(bid).assign(bytes);
-    } catch (...) {
-        buffers_.recycle(bid);
-        return false;
-    }
-    buffers_.seal_block(bid);
-    return queue_bytes(h, bid, 0, std::uint32_t(bytes.size()));
+    return queue_written(h, [&](std::string& out) { out.assign(bytes); }) > 0;
 }
 
 // ---------------------------------------------------------------- timers
@@ -301,10 +292,7 @@ void worker::http_on_recv(tcp_session& s, bool from_client, int res, std::uint32
         return;
     }
     if (res == -ENOBUFS) {
-        stats_.buffer_starved.add();
-        src.starved = true;
-        starved_.push_back((std::uint64_t(s.generation) << 33) | (std::uint64_t(slot_of(s)) << 1) |
-                           (from_client ? 1u : 0u));
+        mark_starved(s, from_client);
         return;
     }
     if (res == -ECANCELED) return;
@@ -528,28 +516,20 @@ bool worker::http_on_request_head(tcp_session& s) noexcept {
     h.route_config = table.route(h.route);
     s.pool = route_pools_[s.listener][std::size_t(h.route)];
     // The rewritten head goes first on the server's queue; body bytes follow.
-    std::uint16_t bid = buffers_.take_block();
-    if (bid == no_buffer) {
-        http_error(s, 503, "out of memory for a request head");
-        return false;
-    }
     request_rewrite rw;
     rw.client_ip = h.client_ip;
     rw.trust_forwarded = l.http.trust_forwarded;
     rw.via = l.http.via;
     rw.edits = h.route_config != nullptr ? &h.route_config->request_headers : nullptr;
     rw.upgrade = h.upgrade;
-    try {
-        std::string& out = buffers_.block(bid);
+    std::uint32_t queued = queue_written(s.server, [&](std::string& out) {
         write_request(rq, rw, out);
         if (h.retryable) h.retry_head.assign(out);
-    } catch (...) {
-        buffers_.recycle(bid);
-        http_abort(s, "out_of_memory");
+    });
+    if (queued == 0) {
+        http_error(s, 503, "out of memory for a request head");
         return false;
     }
-    buffers_.seal_block(bid);
-    queue_bytes(s.server, bid, 0, buffers_.meta(bid).length);
     h.request_body.start(rq.body, rq.content_length, limits_of(l.http));
     h.request_complete = rq.body == h1::framing::none;
     h.response.reset(h.method);

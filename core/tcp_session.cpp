@@ -342,11 +342,7 @@ void worker::on_recv(tcp_session& s, bool from_client, int res, std::uint32_t fl
         return;
     }
     if (res == -ENOBUFS) {
-        // The buffer ring is empty: wait for a recycled buffer, then re-arm.
-        stats_.buffer_starved.add();
-        src.starved = true;
-        starved_.push_back((std::uint64_t(s.generation) << 33) | (std::uint64_t(slot_of(s)) << 1) |
-                           (from_client ? 1u : 0u));
+        mark_starved(s, from_client);
         return;
     }
     if (res == -ECANCELED) {
@@ -523,6 +519,15 @@ void worker::session_free(tcp_session& s) noexcept {
     stats_.active.sub();
     // A server slot may have freed: the oldest waiting client goes next.
     if (pool != nullptr && pool->queued() > 0) serve_queue(*pool);
+}
+
+// The buffer ring was empty for this receive: it is re-armed, oldest first,
+// as buffers come back (rearm_starved).
+void worker::mark_starved(tcp_session& s, bool from_client) noexcept {
+    stats_.buffer_starved.add();
+    (from_client ? s.client : s.server).starved = true;
+    starved_.push_back((std::uint64_t(s.generation) << 33) | (std::uint64_t(slot_of(s)) << 1) |
+                       (from_client ? 1u : 0u));
 }
 
 void worker::rearm_starved() noexcept {

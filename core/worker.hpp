@@ -182,6 +182,7 @@ private:
     void maybe_reap(tcp_session& s) noexcept;
     void session_free(tcp_session& s) noexcept;
     void rearm_starved() noexcept;
+    void mark_starved(tcp_session& s, bool from_client) noexcept;
     // http_session.cpp: the HTTP/1.1 session (see core/http_session.hpp).
     void http_start(tcp_session& s) noexcept;
     void http_arm_client_recv(tcp_session& s) noexcept;
@@ -216,6 +217,22 @@ private:
     void http_detach_server(tcp_session& s) noexcept;
     bool queue_bytes(session_half& h, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
     bool queue_copy(session_half& h, std::string_view bytes) noexcept;
+    // Writes a block with `write(std::string&)` and queues it on `h`. Returns
+    // the bytes queued; 0 when no block or no memory was left.
+    template <typename Write> std::uint32_t queue_written(session_half& h, Write&& write) noexcept {
+        std::uint16_t b = buffers_.take_block();
+        if (b == no_buffer) return 0;
+        try {
+            write(buffers_.block(b));
+        } catch (...) {
+            buffers_.recycle(b);
+            return 0;
+        }
+        buffers_.seal_block(b);
+        std::uint32_t n = buffers_.meta(b).length;
+        queue_bytes(h, b, 0, n);
+        return n;
+    }
     http_state& hs(const tcp_session& s) noexcept { return *http_states_[slot_of(s)]; }
     // tcp_session.cpp, shared with HTTP: a send of `res` bytes completed.
     void consume_sent(session_half& h, std::uint32_t res) noexcept;
