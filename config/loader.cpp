@@ -265,6 +265,29 @@ std::optional<std::string_view> bad_char(std::string_view s) {
     return std::nullopt;
 }
 
+void read_url_path(problems& out, const toml::value& v, std::string_view path,
+                   std::string& target, std::string_view example, bool query_allowed) {
+    const auto s = read_string(out, v, path);
+    if (!s) {
+        return;
+    }
+    if (s->empty() || s->front() != '/') {
+        const std::string shown = s->empty() ? std::string(example) : quote("/" + *s);
+        out.at(v, path, "must start with '/'" + found_expected(literal(v), "a path such as " + shown));
+    } else if (const auto c = bad_char(*s)) {
+        out.at(v, path,
+               "contains " + std::string(*c) +
+                   found_expected(literal(v), "a path without spaces or control characters "
+                                              "(write a space as %20)"));
+    } else if (!query_allowed && s->find('?') != std::string::npos) {
+        out.at(v, path,
+               "contains '?': paths are matched without the query" +
+                   found_expected(literal(v), quote(s->substr(0, s->find('?')))));
+    } else {
+        target = *s;
+    }
+}
+
 std::optional<std::string> read_pool_name(problems& out, const toml::value& v,
                                           std::string_view path,
                                           std::span<const std::string_view> pool_names) {

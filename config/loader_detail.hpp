@@ -139,6 +139,12 @@ std::string found_setting(std::string_view key, const toml::value* v, std::strin
 // into an HTTP request line or header; nullopt when it holds neither.
 std::optional<std::string_view> bad_char(std::string_view s);
 
+// A URL path (health-check path, route path): starts with '/', no spaces or
+// control characters; with `query_allowed` false, no '?' either. Sets
+// `target` when it is one. `example` shows a good value for an empty one.
+void read_url_path(problems& out, const toml::value& v, std::string_view path,
+                   std::string& target, std::string_view example, bool query_allowed);
+
 // A reference to a pool by name: one of `pool_names` (sorted), else reported
 // with the nearest name. Returns the name.
 std::optional<std::string> read_pool_name(problems& out, const toml::value& v,

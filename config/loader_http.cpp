@@ -226,30 +226,6 @@ void read_hosts(problems& out, const toml::value& v, std::string_view path, rout
     }
 }
 
-// path_prefix or path_exact: a path as it appears before any '?'.
-void read_path(problems& out, const toml::value& v, std::string_view path, std::string& target) {
-    const auto s = read_string(out, v, path);
-    if (!s) {
-        return;
-    }
-    if (s->empty() || s->front() != '/') {
-        const std::string example = s->empty() ? "\"/api/\"" : quote("/" + *s);
-        out.at(v, path,
-               "must start with '/'" + found_expected(literal(v), "a path such as " + example));
-    } else if (const auto c = bad_char(*s)) {
-        out.at(v, path,
-               "contains " + std::string(*c) +
-                   found_expected(literal(v), "a path without spaces or control characters "
-                                              "(write a space as %20)"));
-    } else if (s->find('?') != std::string::npos) {
-        out.at(v, path,
-               "contains '?': paths are matched without the query" +
-                   found_expected(literal(v), quote(s->substr(0, s->find('?')))));
-    } else {
-        target = *s;
-    }
-}
-
 void read_path_regex(problems& out, const toml::value& v, std::string_view path,
                      std::string& target) {
     const auto s = read_string(out, v, path);
@@ -521,9 +497,9 @@ void read_route(problems& out, const toml::value& t, std::string_view path, std:
                            std::string(first_key) + " = " + literal(*first_v) + " on line " +
                            std::to_string(first_v->location().line()) + " too)");
         } else if (key == "path_prefix") {
-            read_path(out, *v, p, r.path_prefix);
+            read_url_path(out, *v, p, r.path_prefix, "\"/api/\"", false);
         } else if (key == "path_exact") {
-            read_path(out, *v, p, r.path_exact);
+            read_url_path(out, *v, p, r.path_exact, "\"/api/\"", false);
         } else {
             read_path_regex(out, *v, p, r.path_regex);
         }

@@ -228,26 +228,6 @@ void read_method(problems& out, const toml::value& v, std::string_view path, std
     }
 }
 
-void read_check_path(problems& out, const toml::value& v, std::string_view path,
-                     std::string& target) {
-    const auto s = read_string(out, v, path);
-    if (!s) {
-        return;
-    }
-    if (s->empty() || s->front() != '/') {
-        const std::string example = s->empty() ? "\"/health\"" : quote("/" + *s);
-        out.at(v, path,
-               "must start with '/'" + found_expected(literal(v), "a path such as " + example));
-    } else if (const auto c = bad_char(*s)) {
-        out.at(v, path,
-               "contains " + std::string(*c) +
-                   found_expected(literal(v), "a path without spaces or control characters "
-                                              "(write a space as %20)"));
-    } else {
-        target = *s;
-    }
-}
-
 void read_host(problems& out, const toml::value& v, std::string_view path, std::string& host) {
     const auto s = read_string(out, v, path);
     if (!s) {
@@ -449,7 +429,7 @@ void read_health(problems& out, const toml::value& t, std::string_view path, hea
         } else if (key == "method") {
             read_method(out, *v, p, h.method);
         } else if (key == "path") {
-            read_check_path(out, *v, p, h.path);
+            read_url_path(out, *v, p, h.path, "\"/health\"", true);
         } else if (key == "host") {
             read_host(out, *v, p, h.host);
         } else if (key == "expect_status") {

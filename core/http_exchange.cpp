@@ -211,14 +211,7 @@ void worker::http_response_done(tcp_session& s) noexcept {
 // longer in flight for the balancer, but not in the pool either.
 void worker::http_park_server(tcp_session& s) noexcept {
     http_state& h = hs(s);
-    auto idx = std::size_t(s.server_index);
-    server_state& srv = s.pool->servers()[idx];
-    if (s.counted_active) {
-        s.pool->connection_ended(idx);
-        s.counted_active = false;
-        if (s.relayed) srv.stats.active.sub();
-        s.relayed = false;
-    }
+    server_ended(s);
     h.parked_pool = s.pool;
     h.parked_index = s.server_index;
     s.server_index = -1;
@@ -232,52 +225,36 @@ void worker::http_release_server(tcp_session& s, bool keep) noexcept {
     http_state& h = hs(s);
     if (h.parked_pool != nullptr) {
         // Parked: it was not in flight; the pool may take it.
-        pool_state& pool = *h.parked_pool;
-        server_state& srv = pool.servers()[std::size_t(h.parked_index)];
+        http_offer_idle(*h.parked_pool, std::size_t(h.parked_index), s.server.fd, keep);
         h.parked_pool = nullptr;
         h.parked_index = -1;
-        keep = keep && !draining_ && srv.idle.size() < pool.config().keepalive.max_idle;
-        if (keep) {
-            try {
-                srv.idle.push_back(idle_connection{s.server.fd, now_ms_});
-            } catch (...) {
-                keep = false;
-            }
-        }
-        if (!keep) ::close(s.server.fd);
         // The queue stays: it may hold the next request, bound elsewhere.
         s.server.fd = -1;
         s.server.eof = s.server.shut = s.server.starved = s.server.paused = false;
         return;
     }
-    auto idx = std::size_t(s.server_index);
     pool_state& pool = *s.pool;
-    server_state& srv = pool.servers()[idx];
-    if (s.counted_active) {
-        pool.connection_ended(idx);
-        s.counted_active = false;
-        if (s.relayed) srv.stats.active.sub();
-        s.relayed = false;
-    }
-    const auto& ka = pool.config().keepalive;
-    keep = keep && !draining_ && !s.server.recv_armed && !s.server.send_inflight &&
-           s.server.out_head == no_buffer && srv.idle.size() < ka.max_idle;
-    if (keep) {
-        try {
-            srv.idle.push_back(idle_connection{s.server.fd, now_ms_});
-        } catch (...) {
-            keep = false;
-        }
-    }
-    if (!keep) ::close(s.server.fd);
-    for (std::uint16_t b = s.server.out_head; b != no_buffer;) { // unsent request bytes
-        std::uint16_t next = buffers_.meta(b).next;
-        buffers_.recycle(b);
-        b = next;
-    }
+    server_ended(s);
+    keep = keep && !s.server.recv_armed && !s.server.send_inflight && s.server.out_head == no_buffer;
+    http_offer_idle(pool, std::size_t(s.server_index), s.server.fd, keep);
+    drop_queue(s.server); // unsent request bytes
     s.server = session_half{};
     s.server_index = -1;
     if (pool.queued() > 0) serve_queue(pool);
+}
+
+// The pool takes `fd` as an idle connection to server `idx` when `keep` and
+// there is room (pools.NAME.keepalive.max_idle); otherwise it is closed.
+void worker::http_offer_idle(pool_state& pool, std::size_t idx, int fd, bool keep) noexcept {
+    server_state& srv = pool.servers()[idx];
+    if (keep && !draining_ && srv.idle.size() < pool.config().keepalive.max_idle) {
+        try {
+            srv.idle.push_back(idle_connection{fd, now_ms_});
+            return;
+        } catch (...) {
+        }
+    }
+    ::close(fd);
 }
 
 // Gives up the server connection whatever is outstanding on it: its
@@ -295,14 +272,7 @@ void worker::http_detach_server(tcp_session& s) noexcept {
     s.server.send_inflight = false;
     s.connect_pending = false;
     s.timeouts_pending = 0;
-    // Queued bytes are dropped; none is being sent (callers make sure).
-    for (std::uint16_t b = s.server.out_head; b != no_buffer;) {
-        std::uint16_t next = buffers_.meta(b).next;
-        buffers_.recycle(b);
-        b = next;
-    }
-    s.server.out_head = s.server.out_tail = no_buffer;
-    s.server.out_bytes = 0;
+    drop_queue(s.server); // none of it is being sent (callers make sure)
     s.server_epoch = std::uint8_t(s.server_epoch + 1);
     http_release_server(s, false);
 }

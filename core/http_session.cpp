@@ -97,7 +97,7 @@ void http_state::next_exchange() noexcept {
     head_bytes = request_complete = request_sent = false;
     response_head = response_complete = response_started = false;
     client_keep = true;
-    server_keep = reused = retryable = upgrade = head_request = false;
+    server_keep = reused = retryable = upgrade = false;
     status = 0;
     retries = 0;
     bytes_in = bytes_out = 0;
@@ -493,7 +493,6 @@ bool worker::http_on_request_head(tcp_session& s) noexcept {
         http_abort(s, "out_of_memory");
         return false;
     }
-    h.head_request = rq.method == "HEAD";
     h.upgrade = rq.wants_upgrade;
     h.client_http10 = rq.version_minor == 0;
     h.client_keep = rq.keep_alive && !draining_;

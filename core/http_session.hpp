@@ -86,7 +86,6 @@ struct http_state {
     bool reused = false;           // the server connection came from the pool
     bool retryable = false;        // the request may be sent again (no body)
     bool upgrade = false;          // the client asked for an upgrade
-    bool head_request = false;
     bool client_http10 = false;    // the request was HTTP/1.0
     bool first_request = true;     // no exchange finished on this connection yet
     bool log = false;              // the listener has an access log

@@ -171,8 +171,7 @@ void worker::connect_to(tcp_session& s, int idx) noexcept {
         // waits (it is not this server's fault) and the connect is retried
         // in 100 ms, when closing sessions may have freed some.
         --s.tried.count;
-        s.pool->connection_ended(std::size_t(idx));
-        s.counted_active = false;
+        server_ended(s);
         stats_.fd_waits.add();
         if (s.fd_wait_since_ms == 0) s.fd_wait_since_ms = now_ms_;
         s.state = session_state::fd_wait;
@@ -245,8 +244,7 @@ void worker::on_connect(tcp_session& s, int res) noexcept {
                 .kv("server", srv.config->addr.text).kv("for_ms", ejected_for)
                 .kv("reason", res == -ECANCELED ? "connect timeout" : std::strerror(-res));
         }
-        s.pool->connection_ended(idx);
-        s.counted_active = false;
+        server_ended(s);
         ::close(s.server.fd);
         s.server.fd = -1;
         pool_state& pool = *s.pool;
@@ -405,6 +403,28 @@ void worker::on_send(tcp_session& s, bool to_client, int res) noexcept {
     if (src.eof) pass_fin(s, to_client);
 }
 
+// Recycles every buffer (or block) queued on `h`.
+void worker::drop_queue(session_half& h) noexcept {
+    for (std::uint16_t bid = h.out_head; bid != no_buffer;) {
+        std::uint16_t next = buffers_.meta(bid).next;
+        buffers_.recycle(bid);
+        bid = next;
+    }
+    h.out_head = h.out_tail = no_buffer;
+    h.out_bytes = 0;
+}
+
+// The session no longer uses server_index: the balancer's in-flight count
+// and the server's active gauge drop (the connection itself is the caller's).
+void worker::server_ended(tcp_session& s) noexcept {
+    if (!s.counted_active) return;
+    auto idx = std::size_t(s.server_index);
+    s.pool->connection_ended(idx);
+    if (s.relayed) s.pool->servers()[idx].stats.active.sub();
+    s.counted_active = false;
+    s.relayed = false;
+}
+
 void worker::consume_sent(session_half& dst, std::uint32_t left) noexcept {
     dst.out_bytes -= left;
     while (left > 0 && dst.out_head != no_buffer) {
@@ -493,12 +513,7 @@ void worker::session_free(tcp_session& s) noexcept {
     // its requests: the pool takes that connection.
     if (s.http && s.server.fd >= 0 && hs(s).parked_pool != nullptr) http_release_server(s, true);
     for (session_half* h : {&s.client, &s.server}) {
-        for (std::uint16_t bid = h->out_head; bid != no_buffer;) {
-            std::uint16_t next = buffers_.meta(bid).next;
-            buffers_.recycle(bid);
-            bid = next;
-        }
-        h->out_head = h->out_tail = no_buffer;
+        drop_queue(*h);
         if (h->fd >= 0) {
             if (s.reset) {
                 linger lg{1, 0}; // close with RST: a reset is passed on as a reset
@@ -508,11 +523,8 @@ void worker::session_free(tcp_session& s) noexcept {
             h->fd = -1;
         }
     }
-    if (s.counted_active) {
-        s.pool->connection_ended(std::size_t(s.server_index)); // see `pool` below
-        if (s.relayed) s.pool->servers()[std::size_t(s.server_index)].stats.active.sub();
-    }
-    pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot freed
+    pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot frees
+    server_ended(s);
     s.state = session_state::free;
     s.generation = (s.generation + 1) & generation_mask;
     free_slots_.push_back(slot_of(s));

@@ -205,6 +205,7 @@ private:
     void http_abort(tcp_session& s, std::string_view termination) noexcept;
     void http_release_server(tcp_session& s, bool keep) noexcept;
     void http_park_server(tcp_session& s) noexcept;
+    void http_offer_idle(pool_state& pool, std::size_t idx, int fd, bool keep) noexcept;
     void http_upgrade(tcp_session& s) noexcept;
     void http_arm_timer(tcp_session& s) noexcept;
     void http_log(tcp_session& s) noexcept;
@@ -236,6 +237,8 @@ private:
     http_state& hs(const tcp_session& s) noexcept { return *http_states_[slot_of(s)]; }
     // tcp_session.cpp, shared with HTTP: a send of `res` bytes completed.
     void consume_sent(session_half& h, std::uint32_t res) noexcept;
+    void drop_queue(session_half& h) noexcept;
+    void server_ended(tcp_session& s) noexcept;
     std::uint32_t slot_of(const tcp_session& s) const noexcept {
         return std::uint32_t(&s - sessions_.data());
     }
