@@ -10,10 +10,12 @@ import os
 import subprocess
 
 # One colour per target, the same in every panel.
-COLOURS = {"direct": "#9e9e9e", "ringway": "#1f5fbf", "ringway-tcp-relay": "#7fb2ff",
+COLOURS = {"direct": "#9e9e9e", "ringway": "#1f5fbf", "ringway-epoll": "#8e5cc4",
+           "ringway-before": "#0b2a5c", "ringway-tcp-relay": "#7fb2ff",
            "haproxy": "#d1492e", "nginx": "#2e9e4f"}
-NAMES = {"direct": "direct (no proxy)", "ringway": "ringway",
-         "ringway-tcp-relay": "ringway (tcp relay)", "haproxy": "HAProxy", "nginx": "NGINX"}
+NAMES = {"direct": "direct (no proxy)", "ringway": "ringway", "ringway-epoll": "ringway (epoll)",
+         "ringway-before": "ringway (before)", "ringway-tcp-relay": "ringway (tcp relay)",
+         "haproxy": "HAProxy", "nginx": "NGINX"}
 PANELS = (  # median key, title, scale, log y
     ("rps", "requests/s (higher is better)", 1.0, False),
     ("cpu_us_per_req", "proxy CPU time per request, µs (lower is better)", 1.0, False),

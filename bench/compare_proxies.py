@@ -100,19 +100,24 @@ def nofile_limit():
     return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
-def ringway_config(mode, workers, backend):
+def ringway_config(mode, workers, backend, io_engine=None):
     """ringway's TOML: one listener with `protocol = mode` on a port the kernel picks
     (ringway logs it), one pool with the one server `backend` ("host:port"). In HTTP
-    mode the pool keeps up to 64 idle backend connections per worker for reuse."""
+    mode the pool keeps up to 64 idle backend connections per worker for reuse.
+    io_engine ("auto", "io_uring" or "epoll"; None: the key is left out, ringway's
+    default) sets `runtime.io_engine`."""
     keepalive = ('keepalive = { max_idle = 64, idle_timeout = "30s" }\n'
                  if mode == "http" else "")
     about = ("HTTP mode" if mode == "http" else "TCP mode")
+    if io_engine:
+        about += f", {io_engine} I/O engine"
     reuse = ("# backend connections kept alive and reused per worker (pool keepalive)\n"
              if mode == "http" else "")
+    engine = f'io_engine = "{io_engine}"\n' if io_engine else ""
     return f"""# ringway: {about}, {workers} worker(s), one server, no access log
 {reuse}[runtime]
 workers = {workers}
-
+{engine}
 [[listeners]]
 name = "bench"
 listen = ["127.0.0.1:0"]
@@ -134,7 +139,7 @@ def haproxy_config(mode, workers, port, backend):
     about = ("HTTP mode, backend connections reused by any client (http-reuse always)"
              if http else "TCP mode")
     timeouts = "    timeout http-keep-alive 60s\n" if http else ""
-    # The X-Forwarded-* fields ringway always sets (core/http_rewrite.hpp), so that the
+    # The X-Forwarded-* fields ringway always sets (core/http/rewrite.hpp), so that the
     # three HTTP proxies rewrite the same request head.
     reuse = ("    http-reuse always\n    option forwardfor\n"
              "    http-request set-header X-Forwarded-Proto http\n"

@@ -15,6 +15,10 @@
 
 namespace ringway::config {
 
+// runtime.io_engine: which I/O engine the workers and the control thread run on
+// (core/engine/engine.hpp). `automatic` is the key's "auto".
+enum class io_engine_kind { automatic, io_uring, epoll };
+
 // [runtime]: process-wide settings.
 struct runtime {
     // Worker threads; 0 means "auto" (one per online CPU).
@@ -27,6 +31,10 @@ struct runtime {
     // Provided-buffer ring of each worker: count (power of two) and size.
     std::uint32_t buffers = 1024;
     std::uint32_t buffer_size = 16 * 1024;
+    // automatic: io_uring when the start-up probe passes, else epoll (logged
+    // once as event=io_engine_fallback); io_uring: refuse to start without it;
+    // epoll: always epoll.
+    io_engine_kind io_engine = io_engine_kind::automatic;
 };
 
 enum class protocol_kind { tcp, http };

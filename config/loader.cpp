@@ -328,6 +328,9 @@ constexpr std::uint64_t min_buffer_size = 1024;
 constexpr std::uint64_t max_buffer_size = min_buffer_size * 1024;
 constexpr std::string_view protocol_names[] = {"tcp", "http"};
 constexpr protocol_kind protocols[] = {protocol_kind::tcp, protocol_kind::http};
+constexpr std::string_view io_engine_names[] = {"auto", "io_uring", "epoll"};
+constexpr io_engine_kind io_engines[] = {io_engine_kind::automatic, io_engine_kind::io_uring,
+                                         io_engine_kind::epoll};
 
 // --------------------------------------------------------------- sections
 
@@ -382,6 +385,11 @@ void read_runtime(problems& out, const toml::value& t, runtime& r) {
         if (auto n =
                 read_size(out, *v, join(path, "buffer_size"), min_buffer_size, max_buffer_size)) {
             r.buffer_size = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* v = find(t, "io_engine")) {
+        if (auto i = read_choice(out, *v, join(path, "io_engine"), "I/O engine", io_engine_names)) {
+            r.io_engine = io_engines[*i];
         }
     }
 }

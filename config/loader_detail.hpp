@@ -21,7 +21,7 @@ namespace ringway::config::detail {
 
 inline constexpr std::string_view root_keys[] = {"runtime", "listeners", "pools"};
 inline constexpr std::string_view runtime_keys[] = {"workers", "max_connections", "drain_timeout",
-                                                    "buffers", "buffer_size"};
+                                                    "buffers", "buffer_size",     "io_engine"};
 // clang-format off
 inline constexpr std::string_view listener_keys[] = {
     "name", "listen", "protocol", "pool", "idle_timeout", "backlog",

@@ -47,9 +47,31 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted) {
 
 } // namespace
 
+bool proxy::choose_engine(const config::root& cfg, core::uring_features* f,
+                          core::engine_kind* out, std::string* why) {
+    config::io_engine_kind want = cfg.runtime.io_engine;
+    if (want == config::io_engine_kind::epoll) {
+        *out = core::engine_kind::epoll;
+        return true;
+    }
+    std::string reason;
+    if (core::probe_features(f, &reason)) {
+        *out = core::engine_kind::io_uring;
+        return true;
+    }
+    if (want == config::io_engine_kind::io_uring) {
+        *why = reason + ". Or set [runtime] io_engine = \"epoll\" (or \"auto\") to run on epoll";
+        return false;
+    }
+    *f = core::uring_features{};
+    *out = core::engine_kind::epoll;
+    log::warn("io_engine_fallback").kv("engine", "epoll").kv("reason", reason);
+    return true;
+}
+
 std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     std::unique_ptr<proxy> p(new proxy());
-    if (!core::probe_features(&p->features_, why)) return nullptr;
+    if (!choose_engine(cfg, &p->features_, &p->engine_, why)) return nullptr;
     p->config_ = std::make_shared<const config::root>(cfg);
     // Access logs that cannot be opened stop the start with the reason (the
     // workers open their own descriptors later, the same way).
@@ -98,7 +120,9 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     p->shared_ = std::make_unique<core::shared_state>(*p->config_);
     for (unsigned i = 0; i < n; ++i)
         p->workers_.push_back(std::make_unique<core::worker>(
-            i, p->config_, p->features_, std::move(fds[i]), per_worker, *p->shared_, n));
+            i, p->config_, p->features_, p->engine_, std::move(fds[i]), per_worker, *p->shared_, n));
+    for (auto& w : p->workers_)
+        if (w->prepare(why) < 0) return nullptr;
 
     // Each worker sets up its own ring on its own thread (SINGLE_ISSUER) and
     // reports back before any of them serves.
@@ -139,7 +163,8 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     }
     // Active health checks run on their own thread and ring, never on a
     // worker. Started once every worker is up, so a failure here can stop them.
-    p->health_ = core::health_checker::start(p->config_, *p->shared_, p->features_, why);
+    p->health_ =
+        core::health_checker::start(p->config_, *p->shared_, p->features_, p->engine_, why);
     if (!p->health_) return nullptr;
     return p;
 }
@@ -200,34 +225,7 @@ proxy_totals proxy::totals() const {
         ++pool_index;
     }
     for (const auto& w : workers_) {
-        const auto& s = w->stats();
-        t.accepted += s.accepted.get();
-        t.active += s.active.get();
-        t.refused_full += s.refused_full.get();
-        t.accept_errors += s.accept_errors.get();
-        t.no_server += s.no_server.get();
-        t.pool_full += s.pool_full.get();
-        t.fd_waits += s.fd_waits.get();
-        t.queued += s.queued.get();
-        t.queue_timeouts += s.queue_timeouts.get();
-        t.ejections += s.ejections.get();
-        t.idle_timeouts += s.idle_timeouts.get();
-        t.resets += s.resets.get();
-        t.bytes_from_clients += s.bytes_from_clients.get();
-        t.bytes_to_clients += s.bytes_to_clients.get();
-        t.buffer_starved += s.buffer_starved.get();
-        t.http_requests += s.http_requests.get();
-        t.http_bad_requests += s.http_bad_requests.get();
-        t.http_no_route += s.http_no_route.get();
-        t.http_bad_responses += s.http_bad_responses.get();
-        t.http_header_timeouts += s.http_header_timeouts.get();
-        t.http_response_timeouts += s.http_response_timeouts.get();
-        t.http_body_timeouts += s.http_body_timeouts.get();
-        t.http_retries += s.http_retries.get();
-        t.http_reused += s.http_reused.get();
-        t.http_upgrades += s.http_upgrades.get();
-        t.http_client_aborts += s.http_client_aborts.get();
-        t.http_log_dropped += s.http_log_dropped.get();
+        t.add(w->stats());
         std::size_t k = 0;
         for (const auto& pool : w->pools())
             for (const auto& srv : pool->servers()) {

@@ -17,10 +17,12 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "core/health/checker.hpp"
+#include "core/upstream/health/checker.hpp"
 #include "core/listener.hpp"
-#include "core/server_shared.hpp"
-#include "core/uring.hpp"
+#include "core/upstream/server_shared.hpp"
+#include "core/engine/engine.hpp"
+#include "core/engine/uring.hpp"
+#include "core/stats.hpp"
 #include "core/worker.hpp"
 
 namespace ringway {
@@ -38,44 +40,24 @@ struct server_totals {
     std::string health;            // "unknown", "up" or "down"
 };
 
-struct proxy_totals {
-    std::uint64_t accepted = 0;
-    std::uint64_t active = 0;
-    std::uint64_t refused_full = 0;
-    std::uint64_t accept_errors = 0;
-    std::uint64_t no_server = 0;
-    std::uint64_t pool_full = 0;
-    std::uint64_t queued = 0;
-    std::uint64_t queue_timeouts = 0;
-    std::uint64_t ejections = 0;
-    std::uint64_t fd_waits = 0;
-    std::uint64_t idle_timeouts = 0;
-    std::uint64_t resets = 0;
-    std::uint64_t bytes_from_clients = 0;
-    std::uint64_t bytes_to_clients = 0;
-    std::uint64_t buffer_starved = 0;
-    // HTTP listeners (see core::worker_stats for each meaning).
-    std::uint64_t http_requests = 0;
-    std::uint64_t http_bad_requests = 0;
-    std::uint64_t http_no_route = 0;
-    std::uint64_t http_bad_responses = 0;
-    std::uint64_t http_header_timeouts = 0;
-    std::uint64_t http_response_timeouts = 0;
-    std::uint64_t http_body_timeouts = 0;
-    std::uint64_t http_retries = 0;
-    std::uint64_t http_reused = 0;
-    std::uint64_t http_upgrades = 0;
-    std::uint64_t http_client_aborts = 0;
-    std::uint64_t http_log_dropped = 0;
+// The workers' counters summed (core/stats.hpp has the list), and per server.
+struct proxy_totals : core::worker_totals {
     std::vector<server_totals> servers;
 };
 
 class proxy {
 public:
-    // Probes io_uring, opens every listen socket, starts the workers (pinned,
+    // Picks the I/O engine (probing io_uring), opens every listen socket, starts the workers (pinned,
     // one per CPU for workers = "auto"). Returns nullptr with *why set when
     // anything fails; nothing is left running then.
     static std::unique_ptr<proxy> start(const config::root& cfg, std::string* why);
+    // The engine runtime.io_engine asks for: io_uring when asked for, or when
+    // the start-up probe passes under "auto"; epoll when asked for, or as
+    // auto's fallback (one log line, event=io_engine_fallback, with the
+    // probe's reason). False with *why when io_uring was required and is
+    // unusable. Any thread.
+    static bool choose_engine(const config::root& cfg, core::uring_features* f,
+                              core::engine_kind* out, std::string* why);
     // Stops at once (as stop()) and joins the workers.
     ~proxy();
     proxy(const proxy&) = delete;
@@ -85,6 +67,9 @@ public:
     const std::vector<core::bound_address>& addresses() const noexcept { return bound_; }
     unsigned workers() const noexcept { return unsigned(workers_.size()); }
     const core::uring_features& features() const noexcept { return features_; }
+    // The I/O engine the workers run on (io_engine: "auto" picks io_uring
+    // when the start-up probe passes, else epoll).
+    core::engine_kind io_engine() const noexcept { return engine_; }
 
     // Stops accepting; sessions in flight run to their end.
     void drain() noexcept;
@@ -106,6 +91,7 @@ private:
     std::unique_ptr<core::shared_state> shared_;
     std::unique_ptr<core::health_checker> health_;   // destroyed first: it writes shared_
     core::uring_features features_;
+    core::engine_kind engine_ = core::engine_kind::io_uring;
     std::vector<core::bound_address> bound_;
     std::vector<std::unique_ptr<core::worker>> workers_;
     std::vector<std::thread> threads_;

@@ -1,373 +1,290 @@
+// The worker: set-up, the dispatch of completions through the layers,
+// sessions' start and end, timers, and commands. Accepting is in acceptor.cpp.
+//
+// Dispatch: decode the tag → drop a completion for a slot reused since (its
+// generation, or its server_epoch for server-side kinds, differs) → the
+// stream's bookkeeping (receive/send no longer outstanding, the buffer
+// taken) → a closing session only counts down → the session's protocol.
 #include "core/worker.hpp"
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
-#include <fcntl.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
+#include "core/http/protocol.hpp"
+#include "core/l4/relay.hpp"
 #include "core/log.hpp"
+#include "core/upstream/connector.hpp"
 
 namespace ringway::core {
+namespace {
 
-std::int64_t monotonic_ms() noexcept {
-    timespec ts{};
-    // Not _COARSE: it lags the timeouts' clock by up to a jiffy, and a timer
-    // that fires "early" by that lag would be re-armed for nothing.
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+// FNV-1a over the client's IP address (not its port): the maglev key, so one
+// client lands on the same server from every worker and every instance.
+std::uint64_t client_key(int fd) noexcept {
+    sockaddr_storage ss{};
+    if (!stream_io::peer_address(fd, &ss)) return 0;
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (ss.ss_family == AF_INET) {
+        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+        n = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+        n = 16;
+    }
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
 }
 
+} // namespace
+
+// ---------------------------------------------------- routing to protocols
+
+void worker_context::server_ready(session& s) noexcept {
+    if (s.protocol == protocol_kind::http) http->on_connected(s);
+    else l4->on_connected(s);
+}
+
+void worker_context::refuse(session& s, const char* reason) noexcept {
+    if (s.protocol == protocol_kind::http) http->refuse(s, reason);
+    else l4->refuse(s, reason);
+}
+
+void worker_context::arm_recv(session& s, bool client_side) noexcept {
+    if (s.protocol == protocol_kind::http) http->arm_recv(s, client_side);
+    else l4->arm_recv(s, client_side);
+}
+
+// ------------------------------------------------------------------ set-up
+
 worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const uring_features& f,
-               std::vector<listen_socket> listen_fds, std::uint32_t max_sessions,
+               engine_kind io, std::vector<listen_socket> listen_fds, std::uint32_t max_sessions,
                shared_state& shared, unsigned worker_count)
-    : index_(index), config_(std::move(cfg)), shared_(&shared), features_(f),
-      wheel_(monotonic_ms()), listen_(std::move(listen_fds)), sessions_(max_sessions) {
-    std::size_t pool_index = 0;
-    for (const auto& [name, p] : config_->pools)
-        pools_.push_back(std::make_unique<pool_state>(p, shared, pool_index++, worker_count,
-                                                      0x9e3779b97f4a7c15ull * (index + 1)));
-    for (const auto& l : config_->listeners) {
-        pool_state* match = nullptr;
-        for (auto& p : pools_)
-            if (p->config().name == l.pool) match = p.get();
-        listener_pool_.push_back(match);
-    }
-    // HTTP listeners: routes, the pool of each route (the listener's pool
-    // last, for requests no route matched), access logs (one per destination).
-    bool any_http = false;
-    for (const auto& l : config_->listeners) {
-        std::vector<pool_state*> by_route;
-        std::unique_ptr<route_table> table;
-        access_log* log = nullptr;
-        if (l.protocol == config::protocol_kind::http) {
-            any_http = true;
-            table = std::make_unique<route_table>(l);
-            auto find_pool = [this](const std::string& name) -> pool_state* {
-                for (auto& p : pools_)
-                    if (p->config().name == name) return p.get();
-                return nullptr;
-            };
-            for (const auto& r : l.http.routes) by_route.push_back(find_pool(r.pool));
-            by_route.push_back(find_pool(l.pool));
-            if (!l.http.access_log.empty()) log = open_log(l.http.access_log);
-        }
-        routes_.push_back(std::move(table));
-        route_pools_.push_back(std::move(by_route));
-        listener_log_.push_back(log);
-    }
-    if (any_http) http_states_.resize(max_sessions);
+    : index_(index), config_(std::move(cfg)), shared_(&shared), features_(f), engine_kind_(io),
+      streams_(loop_.io(), buffers_), wheel_(monotonic_ms()), sessions_(max_sessions),
+      listen_(std::move(listen_fds)) {
+    ctx_.index = index;
+    ctx_.config = config_.get();
+    ctx_.shared = shared_;
+    ctx_.loop = &loop_;
+    ctx_.streams = &streams_;
+    ctx_.buffers = &buffers_;
+    ctx_.wheel = &wheel_;
+    ctx_.stats = &stats_;
+    ctx_.sessions = &sessions_;
+    ctx_.reap = &reap_;
+    ctx_.starved = &starved_;
+    // Enough queued bytes per direction to keep a fast path streaming, small
+    // enough that a slow reader holds only a few buffers.
+    ctx_.high_water = 4 * config_->runtime.buffer_size;
+    upstream_ = std::make_unique<connector>(ctx_, *config_, shared, index, worker_count);
+    ctx_.upstream = upstream_.get();
+    l4_ = std::make_unique<l4_relay>(ctx_);
+    ctx_.l4 = l4_.get();
+    http_ = std::make_unique<http_protocol>(ctx_, *config_, max_sessions);
+    ctx_.http = http_.get();
     free_slots_.reserve(max_sessions);
     for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
     reap_.reserve(max_sessions);
     pending_.resize(64 + listen_.size());
     starved_.reserve(std::size_t(max_sessions) * 2);
-    // Enough queued bytes per direction to keep a fast path streaming, small
-    // enough that a slow reader holds only a few buffers.
-    high_water_ = 4 * config_->runtime.buffer_size;
-}
-
-access_log* worker::open_log(const std::string& where) {
-    for (std::size_t i = 0; i < log_names_.size(); ++i)
-        if (log_names_[i] == where) return logs_[i].get();
-    int fd;
-    if (where == "stdout") fd = 1;
-    else if (where == "stderr") fd = 2;
-    else fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        log::error("access_log_failed").kv("worker", index_).kv("path", where)
-            .kv("error", std::strerror(errno));
-        return nullptr;
-    }
-    if (fd > 2) log_fds_.push_back(fd);
-    log_names_.push_back(where);
-    logs_.push_back(std::make_unique<access_log>(fd));
-    return logs_.back().get();
 }
 
 worker::~worker() {
-    for (auto& l : listen_)
-        if (l.fd >= 0) ::close(l.fd);
-    for (auto& pool : pools_)
-        for (auto& srv : pool->servers())
-            for (const auto& c : srv.idle) ::close(c.fd);
-    for (int fd : log_fds_) ::close(fd);
-    for (std::size_t i = 0; i < pending_length_; ++i)
-        ::close(pending_[(pending_head_ + i) % pending_.size()].first);
+    for (auto& l : listen_) loop_.io().close_fd(l.fd);
+    close_pending();
     for (auto& s : sessions_) {
-        if (s.client.fd >= 0) ::close(s.client.fd);
-        if (s.server.fd >= 0) ::close(s.server.fd);
+        loop_.io().close_fd(s.client.fd);
+        loop_.io().close_fd(s.server.fd);
     }
-    if (wake_fd_ >= 0) ::close(wake_fd_);
+    upstream_.reset(); // its pooled connections
+}
+
+const std::vector<std::unique_ptr<pool_state>>& worker::pools() const noexcept {
+    return upstream_->pools();
 }
 
 int worker::init(std::string* why) noexcept {
-    unsigned entries = 1024;
-    int rc = ring_.init(entries, features_);
+    int rc = loop_.init(engine_kind_, 1024, features_, "worker", why);
+    if (rc < 0) return rc;
+    rc = loop_.io().attach_buffers(buffers_, config_->runtime.buffers, config_->runtime.buffer_size);
     if (rc < 0) {
-        *why = std::string("io_uring set-up failed: ") + std::strerror(-rc);
+        *why = std::string("receive buffers set-up failed: ") + std::strerror(-rc);
         return rc;
-    }
-    rc = buffers_.init(ring_.raw(), config_->runtime.buffers, config_->runtime.buffer_size, 0);
-    if (rc < 0) {
-        *why = std::string("provided-buffer ring set-up failed: ") + std::strerror(-rc);
-        return rc;
-    }
-    wake_fd_ = eventfd(0, EFD_CLOEXEC);
-    if (wake_fd_ < 0) {
-        *why = std::string("eventfd: ") + std::strerror(errno);
-        return -errno;
     }
     return 0;
 }
+
+void worker::run() noexcept {
+    loop_.arm_wake(encode(op_kind::wake, 0, 0));
+    for (auto& l : listen_) arm_accept(l);
+    loop_.run(*this, "worker");
+    // Release the kernel's references to our sockets now, not when the
+    // owner gets round to destroying the worker.
+    buffers_.release();
+    loop_.io().close();
+    finished.store(true, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------- commands
 
 void worker::command(worker_command c) noexcept {
     int cur = command_.load(std::memory_order_relaxed);
     // A stop overrides a drain, never the other way round.
     while (int(c) > cur && !command_.compare_exchange_weak(cur, int(c))) {
     }
-    std::uint64_t one = 1;
-    ssize_t n = ::write(wake_fd_, &one, sizeof one);
-    (void)n;
-}
-
-void worker::arm_wake() noexcept {
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
-    io_uring_sqe_set_data64(sqe, encode(op_kind::wake, 0, 0));
-    wake_armed_ = true;
+    loop_.wake();
 }
 
 void worker::on_wake() noexcept {
-    wake_armed_ = false;
+    loop_.wake_done();
     auto c = worker_command(command_.load(std::memory_order_acquire));
-    if (c >= worker_command::drain && !draining_) {
-        draining_ = true;
+    if (c >= worker_command::drain && !ctx_.draining) {
+        ctx_.draining = true;
         stop_listening();
-        for (; pending_length_ > 0; --pending_length_) { // never started: close
-            ::close(pending_[pending_head_].first);
-            pending_head_ = (pending_head_ + 1) % pending_.size();
-        }
-        if (!http_states_.empty()) http_drain();
+        close_pending();
+        if (http_->enabled()) http_->drain();
     }
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
         for (auto& s : sessions_)
             if (s.state == session_state::queued || s.state == session_state::fd_wait ||
                 s.state == session_state::connecting || s.state == session_state::relaying)
-                session_close(s, true);
+                ctx_.close(s, true);
     }
-    if (!stopping_) arm_wake();
+    if (!stopping_) loop_.arm_wake(encode(op_kind::wake, 0, 0));
 }
 
-void worker::stop_listening() noexcept {
-    for (auto& l : listen_) {
-        if (l.fd < 0) continue;
-        if (l.armed) {
-            io_uring_sqe* sqe = ring_.sqe();
-            io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
-            io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
-        }
-        // The ring holds its own reference until the accept ends; the socket
-        // leaves the SO_REUSEPORT group when both are gone.
-        ::close(l.fd);
-        l.fd = -1;
-    }
-}
-
-// Below this many free slots a worker accepts one client at a time: a
-// multishot accept runs ahead of us by up to a batch of clients, which a
-// nearly full slab could not take.
-constexpr std::size_t accept_margin = 64;
-
-void worker::arm_accept(listen_socket& l) noexcept {
-    if (l.fd < 0 || l.armed || l.backoff || accept_paused_ || draining_) return;
-    std::uint32_t idx = std::uint32_t(&l - listen_.data());
-    io_uring_sqe* sqe = ring_.sqe();
-    l.multishot = features_.multishot_accept && free_slots_.size() > accept_margin;
-    if (l.multishot)
-        io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.19
-    else
-        io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC); // 5.5
-    io_uring_sqe_set_data64(sqe, encode(op_kind::accept, 0, idx));
-    l.armed = true;
-}
-
-void worker::cancel_accept(listen_socket& l) noexcept {
-    if (!l.armed || l.fd < 0) return;
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, std::uint32_t(&l - listen_.data())), 0);
-    io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
-}
-
-void worker::start_pending() noexcept {
-    while (pending_length_ > 0 && !free_slots_.empty()) {
-        auto [fd, listener] = pending_[pending_head_];
-        pending_head_ = (pending_head_ + 1) % pending_.size();
-        --pending_length_;
-        session_start(fd, listener);
-    }
-}
-
-void worker::pause_accepting() noexcept {
-    if (accept_paused_) return;
-    accept_paused_ = true;
-    for (auto& l : listen_) cancel_accept(l);
-}
-
-void worker::resume_accepting() noexcept {
-    if (!accept_paused_) return;
-    accept_paused_ = false;
-    for (auto& l : listen_) arm_accept(l);
-}
-
-void worker::on_accept(std::uint32_t idx, int res, std::uint32_t flags) noexcept {
-    listen_socket& l = listen_[idx];
-    if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
-    if (res >= 0) {
-        if (draining_) {
-            ::close(res);
-        } else if (free_slots_.empty()) {
-            // Accepted ahead of a pause: wait for a slot if there is room.
-            if (pending_length_ < pending_.size()) {
-                stats_.accepted.add();
-                pending_[(pending_head_ + pending_length_) % pending_.size()] = {res, l.listener};
-                ++pending_length_;
-            } else {
-                stats_.refused_full.add();
-                ::close(res);
-            }
-        } else {
-            stats_.accepted.add();
-            session_start(res, l.listener);
-            if (free_slots_.empty()) pause_accepting();
-            else if (l.multishot && free_slots_.size() <= accept_margin) cancel_accept(l); // re-armed single-shot
-        }
-    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        // Out of descriptors or memory: keep serving what we have and try
-        // again in 100 ms rather than spin on a failing accept.
-        stats_.accept_errors.add();
-        if (now_ms_ - last_accept_error_log_ms_ >= 1000) {
-            last_accept_error_log_ms_ = now_ms_;
-            log::warn("accept_failed").kv("worker", index_).kv("error", std::strerror(-res))
-                .kv("action", "backing off 100ms").kv("total", stats_.accept_errors.get());
-        }
-        if (l.armed) {
-            // Multishot accept ends on error anyway; cancel for kernels that keep it.
-            io_uring_sqe* sqe = ring_.sqe();
-            io_uring_prep_cancel64(sqe, encode(op_kind::accept, 0, idx), 0);
-            io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
-        }
-        if (!l.backoff) {
-            l.backoff = true;
-            io_uring_sqe* sqe = ring_.sqe();
-            io_uring_prep_timeout(sqe, &l.backoff_ts, 0, 0);
-            io_uring_sqe_set_data64(sqe, encode(op_kind::accept_backoff, 0, idx));
-        }
-        return;
-    }
-    // -ECANCELED (pause/drain), -ECONNABORTED, -EINTR: re-arm if we still accept.
-    if (!l.armed) arm_accept(l);
-}
-
-void worker::on_accept_backoff(std::uint32_t idx) noexcept {
-    listen_[idx].backoff = false;
-    arm_accept(listen_[idx]);
-}
+// ------------------------------------------------------------------ timers
 
 void worker::arm_tick() noexcept {
     // Most batches schedule nothing earlier than the armed tick: skip the scan.
+    std::int64_t now = loop_.now_ms();
     std::int64_t earliest_new = wheel_.take_earliest_new();
     if (tick_armed_ && earliest_new >= tick_deadline_ms_) return;
-    std::int64_t wait = wheel_.next_wait_ms(now_ms_);
+    std::int64_t wait = wheel_.next_wait_ms(now);
     if (wait < 0) return;
-    std::int64_t deadline = now_ms_ + wait;
+    std::int64_t deadline = now + wait;
     if (tick_armed_ && tick_deadline_ms_ <= deadline) return;
-    if (tick_armed_) {
-        io_uring_sqe* sqe = ring_.sqe();
-        io_uring_prep_timeout_remove(sqe, encode(op_kind::tick, 0, 0), 0);
-        io_uring_sqe_set_data64(sqe, encode(op_kind::ignore, 0, 0));
-    }
+    if (tick_armed_) loop_.io().timeout_remove(encode(op_kind::tick, 0, 0));
     tick_ts_.tv_sec = wait / 1000;
     tick_ts_.tv_nsec = (wait % 1000) * 1000000;
-    io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
-    io_uring_sqe_set_data64(sqe, encode(op_kind::tick, 0, 0));
+    loop_.io().timeout(&tick_ts_, encode(op_kind::tick, 0, 0));
     tick_armed_ = true;
     tick_deadline_ms_ = deadline;
 }
 
-void worker::dispatch(io_uring_cqe* cqe) noexcept {
-    tag t = decode(cqe->user_data);
+void worker::on_timer(session& s) noexcept {
+    if (upstream_->on_timer(s)) return; // queued, or waiting for a descriptor
+    if (s.protocol == protocol_kind::http) http_->on_timer(s);
+    else l4_->on_timer(s);
+}
+
+// ---------------------------------------------------------------- dispatch
+
+void worker::on_completion(const completion& c) noexcept {
+    tag t = decode(c.user_data);
     switch (t.kind) {
     case op_kind::ignore: return;
-    case op_kind::accept: on_accept(t.slot, cqe->res, cqe->flags); return;
+    case op_kind::accept: on_accept(t.slot, c.res, c.flags); return;
     case op_kind::accept_backoff: on_accept_backoff(t.slot); return;
     case op_kind::wake: on_wake(); return;
     case op_kind::tick:
         // -ECANCELED when replaced by an earlier tick; that one is armed already.
-        if (cqe->res != -ECANCELED) tick_armed_ = false;
+        if (c.res != -ECANCELED) tick_armed_ = false;
         return;
+    case op_kind::log_write: http_->on_log_written(t.slot, c.res); return;
     case op_kind::signal:
     case op_kind::drain_deadline: return; // control thread only
     default: break;
     }
-    if (t.kind == op_kind::log_write) {
-        if (t.slot < logs_.size()) logs_[t.slot]->end_flush(cqe->res);
-        return;
-    }
     std::uint32_t slot = t.slot & 0xffffffu;
     if (slot >= sessions_.size()) return;
-    tcp_session& s = sessions_[slot];
+    session& s = sessions_[slot];
     if ((s.generation & generation_mask) != t.generation || s.state == session_state::free ||
-        (server_side(t.kind) && (t.slot >> 24) != s.server_epoch)) {
+        (worker_context::server_side(t.kind) && (t.slot >> 24) != s.server_epoch)) {
         // A stale completion for a slot reused since: nothing to do, except
-        // handing back a buffer the kernel filled for it.
-        if (cqe->flags & IORING_CQE_F_BUFFER) {
+        // handing back a buffer the engine filled for it.
+        if (c.flags & completion_buffer) {
             buffers_.taken();
-            buffers_.recycle(std::uint16_t(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+            buffers_.recycle(completion_bid(c));
         }
         return;
     }
-    if (s.http) {
-        switch (t.kind) {
-        case op_kind::connect: on_connect(s, cqe->res); break;
-        case op_kind::connect_timeout: on_connect_timeout(s); break;
-        case op_kind::recv_client: http_on_recv(s, true, cqe->res, cqe->flags); break;
-        case op_kind::recv_server: http_on_recv(s, false, cqe->res, cqe->flags); break;
-        case op_kind::send_client: http_on_send(s, true, cqe->res); break;
-        case op_kind::send_server: http_on_send(s, false, cqe->res); break;
-        default: break;
-        }
-        return;
-    }
-    switch (t.kind) {
-    case op_kind::connect: on_connect(s, cqe->res); break;
-    case op_kind::connect_timeout: on_connect_timeout(s); break;
-    case op_kind::recv_client: on_recv(s, true, cqe->res, cqe->flags); break;
-    case op_kind::recv_server: on_recv(s, false, cqe->res, cqe->flags); break;
-    case op_kind::send_client: on_send(s, true, cqe->res); break;
-    case op_kind::send_server: on_send(s, false, cqe->res); break;
+    on_session_completion(s, t.kind, c);
+}
+
+void worker::on_session_completion(session& s, op_kind kind, const completion& c) noexcept {
+    switch (kind) {
+    case op_kind::connect: upstream_->on_connect(s, c.res); break;
+    case op_kind::connect_timeout: upstream_->on_connect_timeout(s); break;
+    case op_kind::recv_client: on_recv(s, true, c); break;
+    case op_kind::recv_server: on_recv(s, false, c); break;
+    case op_kind::send_client: on_sent(s, true, c.res); break;
+    case op_kind::send_server: on_sent(s, false, c.res); break;
     default: break;
     }
 }
 
+void worker::on_recv(session& s, bool from_client, const completion& c) noexcept {
+    stream& src = from_client ? s.client : s.server;
+    if ((c.flags & completion_more) == 0) src.recv_armed = false;
+    if (c.res > 0) {
+        std::uint16_t bid = completion_bid(c);
+        buffers_.taken();
+        if (s.state == session_state::closing) {
+            buffers_.recycle(bid);
+            ctx_.maybe_reap(s);
+        } else if (s.protocol == protocol_kind::http) {
+            http_->on_bytes(s, from_client, bid, std::uint32_t(c.res));
+        } else {
+            l4_->on_bytes(s, from_client, bid, std::uint32_t(c.res));
+        }
+        return;
+    }
+    if (s.state == session_state::closing) {
+        ctx_.maybe_reap(s);
+    } else if (c.res == -ENOBUFS) {
+        ctx_.mark_starved(s, from_client);
+    } else if (c.res == -ECANCELED) {
+        ctx_.arm_recv(s, from_client); // our own cancel (backpressure); resumed meanwhile?
+    } else if (s.protocol == protocol_kind::http) {
+        if (c.res == 0) http_->on_eof(s, from_client);
+        else http_->on_error(s, from_client, c.res);
+    } else {
+        if (c.res == 0) l4_->on_eof(s, from_client);
+        else l4_->on_error(s, from_client, c.res);
+    }
+}
+
+void worker::on_sent(session& s, bool to_client, int res) noexcept {
+    (to_client ? s.client : s.server).send_inflight = false;
+    if (s.state == session_state::closing) ctx_.maybe_reap(s);
+    else if (s.protocol == protocol_kind::http) http_->on_sent(s, to_client, res);
+    else l4_->on_sent(s, to_client, res);
+}
+
+// ---------------------------------------------------------- after a batch
+
 void worker::after_batch() noexcept {
+    std::int64_t now = loop_.now_ms();
     buffers_.publish();
     rearm_starved();
-    wheel_.advance(now_ms_, [this](timer_node* n) { on_idle(sessions_[n->owner]); });
+    wheel_.advance(now, [this](timer_node* n) { on_timer(sessions_[n->owner]); });
     for (std::uint32_t slot : reap_) session_free(sessions_[slot]);
     reap_.clear();
     start_pending();
     if (accept_paused_ && !free_slots_.empty()) resume_accepting();
     buffers_.publish();
-    if (!http_states_.empty() && now_ms_ - last_idle_sweep_ms_ >= 1000) {
-        last_idle_sweep_ms_ = now_ms_;
-        http_sweep_idle();
+    if (http_->enabled() && now - last_idle_sweep_ms_ >= 1000) {
+        last_idle_sweep_ms_ = now;
+        upstream_->sweep_idle();
     }
-    if (!logs_.empty()) http_flush_logs();
-    if (draining_ && stats_.active.get() == 0 && logs_idle()) {
+    http_->flush_logs();
+    if (ctx_.draining && stats_.active.get() == 0 && http_->logs_idle()) {
         // Wait for the cancelled accepts too: until they complete the ring
         // holds the listening sockets open and the kernel keeps queueing
         // connections on them.
@@ -377,26 +294,72 @@ void worker::after_batch() noexcept {
     }
 }
 
-void worker::run() noexcept {
-    now_ms_ = monotonic_ms();
-    arm_wake();
-    for (auto& l : listen_) arm_accept(l);
-    while (!exit_) {
-        arm_tick();
-        int rc = ring_.submit_and_wait(1);
-        if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
-            log::error("ring_failed").kv("worker", index_).kv("error", std::strerror(-rc));
-            break;
-        }
-        now_ms_ = monotonic_ms();
-        ring_.drain([this](io_uring_cqe* cqe) { dispatch(cqe); });
-        after_batch();
+// ---------------------------------------------------------------- sessions
+
+void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
+    std::uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    session& s = sessions_[slot];
+    std::uint32_t gen = s.generation;
+    s = session{};
+    s.generation = gen;
+    s.idle_timer.owner = slot;
+    s.state = session_state::connecting;
+    s.client.fd = client_fd;
+    s.listener = listener;
+    s.pool = upstream_->listener_pool(listener);
+    s.last_activity_ms = loop_.now_ms();
+    stats_.active.add();
+    int one = 1;
+    setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (config_->listeners[listener].protocol == config::protocol_kind::http) {
+        http_->start(s);
+        return;
     }
-    // Release the kernel's references to our sockets now, not when the
-    // owner gets round to destroying the worker.
-    buffers_.release();
-    ring_.close();
-    finished.store(true, std::memory_order_release);
+    // One getpeername per connection, only where the balancer uses it.
+    if (s.pool->config().balance == config::balance_kind::maglev) s.key = client_key(client_fd);
+    l4_->start(s);
+}
+
+void worker::session_free(session& s) noexcept {
+    // A client leaving with a healthy server connection parked between its
+    // requests: the pool takes that connection.
+    if (s.server.fd >= 0 && s.parked_pool != nullptr) upstream_->release(s, true);
+    streams_.close(s.client, s.reset);
+    streams_.close(s.server, s.reset);
+    pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot frees
+    upstream_->server_ended(s);
+    s.state = session_state::free;
+    s.generation = (s.generation + 1) & generation_mask;
+    free_slots_.push_back(ctx_.slot_of(s));
+    stats_.active.sub();
+    // A server slot may have freed: the oldest waiting client goes next.
+    if (pool != nullptr && pool->queued() > 0) upstream_->serve_queue(*pool);
+}
+
+void worker::rearm_starved() noexcept {
+    // Re-arm, oldest first, no more halves than there are free buffers: a
+    // re-armed recv that found the pool empty again would only spin.
+    std::uint32_t budget = buffers_.free_count();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < starved_.size(); ++i) {
+        std::uint64_t e = starved_[i];
+        auto slot = std::uint32_t((e >> 1) & 0xffffffffu);
+        auto gen = std::uint32_t(e >> 33);
+        bool client_side = (e & 1) != 0;
+        session& s = sessions_[slot];
+        if (s.generation != gen || s.state == session_state::free || s.state == session_state::closing)
+            continue;
+        if (s.protocol == protocol_kind::l4 && s.state != session_state::relaying) continue;
+        if (budget == 0) {
+            starved_[kept++] = e;
+            continue;
+        }
+        --budget;
+        (client_side ? s.client : s.server).starved = false;
+        ctx_.arm_recv(s, client_side);
+    }
+    starved_.resize(kept);
 }
 
 } // namespace ringway::core

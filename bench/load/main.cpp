@@ -7,7 +7,7 @@
 #include "bench/load/report.hpp"
 #include "bench/load/request.hpp"
 #include "bench/load/worker.hpp"
-#include "core/uring.hpp"
+#include "core/engine/uring.hpp"
 
 #include <pthread.h>
 #include <signal.h>

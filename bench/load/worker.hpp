@@ -9,8 +9,8 @@
 #include "bench/load/options.hpp"
 #include "bench/load/request.hpp"
 #include "bench/load/stats.hpp"
-#include "core/buffer_ring.hpp"
-#include "core/uring.hpp"
+#include "core/engine/buffer_ring.hpp"
+#include "core/engine/uring.hpp"
 #include "proto/http1/response.hpp"
 
 #include <atomic>

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/balancer/balancer.hpp"
+#include "core/upstream/balancer/balancer.hpp"
 
 namespace {
 

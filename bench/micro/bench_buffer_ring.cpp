@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "core/buffer_ring.hpp"
-#include "core/uring.hpp"
+#include "core/engine/buffer_ring.hpp"
+#include "core/engine/uring.hpp"
 
 namespace {
 

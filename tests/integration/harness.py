@@ -10,6 +10,13 @@ What this module gives a test file:
 - a temp dir per run (tmp_dir()), removed at exit unless RINGWAY_KEEP_TMP is set;
 - config text: ringway_config(...) for the usual one-listener/one-pool file,
   write_config(text);
+- the I/O engine: with RINGWAY_TEST_IO_ENGINE set ("auto", "io_uring" or
+  "epoll"; CTest sets "epoll" for the integration.epoll.* twins), every file
+  write_config() writes gets `io_engine = "<value>"` in its [runtime] table
+  (with_io_engine(text)), unless the file sets io_engine itself.
+  forced_io_engine() says which value is forced (None: ringway's default),
+  Ringway.engine which engine a running ringway is on, and
+  skip_under_io_engine(...) skips a file or test that means nothing under one;
 - processes: start_backend(...) and start_ringway(...) return a Process in its own
   process group whose stdout and stderr are read by background threads that keep
   every line (wait_for(regex), lines(), grep()); stop() sends SIGTERM then SIGKILL
@@ -33,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -115,13 +123,104 @@ _config_seq = 0
 
 
 def write_config(text: str, name: str | None = None) -> str:
-    """Writes `text` to a new file in tmp_dir() and returns its path."""
+    """Writes `text` to a new file in tmp_dir() and returns its path. With
+    RINGWAY_TEST_IO_ENGINE set, the file gets that io_engine (with_io_engine)."""
     global _config_seq
     _config_seq += 1
     path = os.path.join(tmp_dir(), name or f"ringway-{_config_seq}.toml")
     with open(path, "w") as f:
-        f.write(text)
+        f.write(with_io_engine(text))
     return path
+
+
+# ---------------------------------------------------------------------------
+# The I/O engine forced on every test (runtime.io_engine)
+
+IO_ENGINE_ENV = "RINGWAY_TEST_IO_ENGINE"
+IO_ENGINES = ("auto", "io_uring", "epoll")
+
+
+def forced_io_engine() -> str | None:
+    """The io_engine every config of this run gets: RINGWAY_TEST_IO_ENGINE, or
+    None when it is unset or empty (the files keep ringway's default, "auto",
+    unless they say otherwise). An unknown value fails the file at once rather
+    than testing something else than asked."""
+    v = os.environ.get(IO_ENGINE_ENV, "").strip()
+    if not v:
+        return None
+    if v not in IO_ENGINES:
+        print(f"FAIL: {IO_ENGINE_ENV}={v!r}: expected one of {', '.join(IO_ENGINES)}", flush=True)
+        _cleanup()
+        os._exit(2)
+    return v
+
+
+def skip_under_io_engine(*engines: str, reason: str):
+    """Skips the current test (inside run_tests) or the whole file (exit 77)
+    when the forced engine is one of `engines` (none given: any forced
+    engine), printing `reason`: for what means nothing under that engine."""
+    forced = forced_io_engine()
+    if forced is not None and (not engines or forced in engines):
+        skip(f"{IO_ENGINE_ENV}={forced}: {reason}")
+
+
+# A table header line: [runtime], [ "runtime" ], [[listeners]], [pools.p] ...
+_TOML_HEADER = re.compile(r"^\s*\[")
+_RUNTIME_HEADER = re.compile(r"""^\s*\[\s*(runtime|"runtime"|'runtime')\s*\]\s*(#.*)?$""")
+_IO_ENGINE_KEY = re.compile(r"""^\s*(io_engine|"io_engine"|'io_engine')\s*=""")
+_ROOT_RUNTIME_DOTTED = re.compile(r"""^\s*(runtime|"runtime"|'runtime')\s*\.\s*(\S+?)\s*=""")
+_ROOT_RUNTIME_INLINE = re.compile(r"""^(\s*(runtime|"runtime"|'runtime')\s*=\s*\{)(.*)$""")
+
+
+def with_io_engine(text: str, engine: str | None = None) -> str:
+    """`text` with `io_engine = "<engine>"` in its [runtime] table (default
+    engine: forced_io_engine(); None leaves `text` as it is). A file that sets
+    io_engine itself keeps its own. Written where it moves no line of the
+    file when it can, so that messages naming FILE:LINE stay true:
+    - a [runtime] table: as its last key, taking the place of the blank line
+      that ends it when there is one (else one line is inserted there);
+    - runtime.KEY = ... or runtime = { ... } before the first table: beside them;
+    - no runtime table: a [runtime] table appended at the end."""
+    engine = engine if engine is not None else forced_io_engine()
+    if engine is None:
+        return text
+    key = f"io_engine = {toml_value(engine)}"
+    lines = text.split("\n")
+    first_header = next((i for i, l in enumerate(lines) if _TOML_HEADER.match(l)), len(lines))
+    # runtime as dotted keys or an inline table at the root (before any header).
+    for i in range(first_header):
+        m = _ROOT_RUNTIME_INLINE.match(lines[i])
+        if m:
+            if re.search(r"""(^|[{,\s])(io_engine|"io_engine"|'io_engine')\s*=""", m.group(3)):
+                return text
+            rest = m.group(3).strip()
+            sep = "" if rest.startswith("}") else ","
+            lines[i] = f"{m.group(1)} {key}{sep} {rest}"
+            return "\n".join(lines)
+    dotted = [i for i in range(first_header) if _ROOT_RUNTIME_DOTTED.match(lines[i])]
+    if dotted:
+        if any(_ROOT_RUNTIME_DOTTED.match(lines[i]).group(2).strip("\"'") == "io_engine" for i in dotted):
+            return text
+        lines.insert(dotted[-1] + 1, f"runtime.{key}")
+        return "\n".join(lines)
+    # A [runtime] table: from its header to the next header.
+    start = next((i for i, l in enumerate(lines) if _RUNTIME_HEADER.match(l)), None)
+    if start is None:
+        tail = "" if text.endswith("\n") or not text else "\n"
+        return f"{text}{tail}\n[runtime]\n{key}\n"
+    end = next((i for i in range(start + 1, len(lines)) if _TOML_HEADER.match(lines[i])), len(lines))
+    if any(_IO_ENGINE_KEY.match(l) for l in lines[start + 1:end]):
+        return text
+    last = end - 1                      # the table's last line that is not blank
+    while last > start and not lines[last].strip():
+        last -= 1
+    if end < len(lines) and last + 1 < end:
+        lines[last + 1] = key           # the blank line before the next header
+    else:
+        # At the end of the file only blank lines move; before a header
+        # with no blank line above it, everything below moves by one.
+        lines.insert(last + 1, key)
+    return "\n".join(lines)
 
 
 def toml_value(v) -> str:
@@ -461,6 +560,35 @@ class Ringway(Process):
             for ev in self.events("listening", stream="stderr"):
                 self.listeners.setdefault(ev["listener"], []).append(parse_address(ev["address"]))
             check(self.listeners, "ringway printed event=ready but no event=listening line:\n" + self.tail())
+            # A twin run under a forced engine must not pass on the other one.
+            asked = self.asked_io_engine()
+            if asked in ("io_uring", "epoll"):
+                check(self.engine == asked,
+                      f"io_engine = \"{asked}\" in {self.config_path}, but ringway runs on "
+                      f"{self.engine}:\n" + self.tail())
+
+    def asked_io_engine(self) -> str:
+        """runtime.io_engine of this ringway's file: "auto" when it has none."""
+        try:
+            with open(self.config_path, "rb") as f:
+                doc = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError):
+            return forced_io_engine() or "auto"
+        rt = doc.get("runtime")
+        return rt.get("io_engine", "auto") if isinstance(rt, dict) else "auto"
+
+    @property
+    def engine(self) -> str:
+        """The I/O engine this ringway runs on, "io_uring" or "epoll" (after
+        event=ready): the `engine` of its ready line when it prints one; else
+        "epoll" when its file asks for epoll or it logged event=io_engine_fallback;
+        else "io_uring" (asked for, or "auto" that found it)."""
+        ready = self.events("ready", stream="stderr")
+        if ready and ready[0].get("engine"):
+            return ready[0]["engine"]
+        if self.asked_io_engine() == "epoll" or self.events("io_engine_fallback", stream="stderr"):
+            return "epoll"
+        return "io_uring"
 
     def address(self, listener=None):
         """The first bound address of `listener` (default: the first listener)."""

@@ -80,6 +80,10 @@ def test_emfile_backs_off_and_recovers():
     # no descriptor for a server socket: they wait, retrying every 100 ms, up
     # to connect_timeout, then are closed. Sessions already open keep being
     # served, nothing spins, and new clients are served once descriptors free.
+    # On the epoll engine there is no multishot accept: accept(2) itself meets
+    # EMFILE, the flood waits in the backlog, and the listener must back off
+    # rather than spin on a readiness that stays (the CPU check matters most
+    # there); the sign that EMFILE was reached is then accept_errors.
     with start_backend(echo=1) as b:
         cfg = ringway_config([b.echo[0]], runtime={"workers": 1, "max_connections": 1000},
                              pool={"connect_timeout": "1s"})
@@ -111,7 +115,12 @@ def test_emfile_backs_off_and_recovers():
             check(rw.stop() == 0, "ringway did not exit 0")
         ev = rw.events("stats", stream="stderr")[-1]
         log(f"fd_waits={ev['fd_waits']} accept_errors={ev['accept_errors']} no_server={ev['no_server']}")
-        check(int(ev["fd_waits"]) > 0, "no session ever waited for a descriptor: the test did not reach EMFILE")
+        if rw.engine == "epoll":
+            check(int(ev["fd_waits"]) > 0 or int(ev["accept_errors"]) > 0,
+                  "neither an accept nor a session met EMFILE: the test did not reach it")
+        else:
+            check(int(ev["fd_waits"]) > 0,
+                  "no session ever waited for a descriptor: the test did not reach EMFILE")
 
 
 def test_full_slab_pauses_accepting_then_resumes():

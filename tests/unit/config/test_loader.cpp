@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <unistd.h>
@@ -28,6 +29,7 @@ TEST_CASE("loader: a minimal file gets every default") {
     CHECK(r.runtime.drain_timeout == seconds(30));
     CHECK(r.runtime.buffers == 1024);
     CHECK(r.runtime.buffer_size == 16 * 1024);
+    CHECK(r.runtime.io_engine == io_engine_kind::automatic);
     REQUIRE(r.listeners.size() == 1);
     const listener& l = r.listeners[0];
     CHECK(l.name == "web");
@@ -70,6 +72,7 @@ max_connections = 50_000
 drain_timeout = "1m30s"
 buffers = 4096
 buffer_size = "64KiB"
+io_engine = "epoll"
 
 [[listeners]]
 name = "db"
@@ -94,6 +97,7 @@ servers = [
     CHECK(r.runtime.drain_timeout == seconds(90));
     CHECK(r.runtime.buffers == 4096);
     CHECK(r.runtime.buffer_size == 64 * 1024);
+    CHECK(r.runtime.io_engine == io_engine_kind::epoll);
     const listener& l = r.listeners.at(0);
     CHECK(l.idle_timeout == seconds(600));
     CHECK(l.backlog == 4096);
@@ -281,7 +285,7 @@ TEST_CASE("loader: misspelt top-level tables and runtime keys") {
                    "'max_connections'?)"));
     // Nothing close: the valid keys are listed instead.
     CHECK(has(msg, "t.toml:12:1: runtime.threads: unknown key (expected one of: workers, "
-                   "max_connections, drain_timeout, buffers, buffer_size)"));
+                   "max_connections, drain_timeout, buffers, buffer_size, io_engine)"));
 }
 
 TEST_CASE("loader: a key written in the wrong table says where it belongs") {
@@ -436,6 +440,33 @@ buffer_size = "4KB"
         load_bad(std::string("[runtime]\nbuffer_size = 512\nbuffers = 4\n") + minimal);
     CHECK(has(small, "runtime.buffer_size: out of range (found 512, expected 1KiB..1MiB)"));
     CHECK(has(small, "runtime.buffers: out of range (found 4, expected 8..32768)"));
+}
+
+TEST_CASE("loader: io_engine is auto, io_uring or epoll") {
+    // `value` as written in TOML, on line 2.
+    const auto with = [](std::string_view value) {
+        return std::string("[runtime]\nio_engine = ") + std::string(value) + "\n" + minimal;
+    };
+    CHECK(load_ok(with(R"("auto")")).runtime.io_engine == io_engine_kind::automatic);
+    CHECK(load_ok(with(R"("io_uring")")).runtime.io_engine == io_engine_kind::io_uring);
+    CHECK(load_ok(with(R"("epoll")")).runtime.io_engine == io_engine_kind::epoll);
+
+    constexpr std::string_view allowed = R"(expected one of "auto", "io_uring", "epoll"))";
+    CHECK(load_bad(with(R"("io-uring")")) ==
+          std::string(R"(t.toml:2:13: runtime.io_engine: unknown I/O engine (found "io-uring", )") +
+              std::string(allowed) + " (did you mean 'io_uring'?)");
+    CHECK(has(load_bad(with(R"("EPOLL")")),
+              R"(t.toml:2:13: runtime.io_engine: unknown I/O engine (found "EPOLL", )" +
+                  std::string(allowed) + " (did you mean 'epoll'?)"));
+    // Nothing close: the allowed values alone.
+    CHECK(load_bad(with(R"("kqueue")")) ==
+          R"(t.toml:2:13: runtime.io_engine: unknown I/O engine (found "kqueue", )" +
+              std::string(allowed));
+    CHECK(load_bad(with("true")) ==
+          "t.toml:2:13: runtime.io_engine: wrong type (found boolean true, " +
+              std::string(allowed));
+    CHECK(has(load_bad(std::string("[runtime]\nio_egnine = \"epoll\"\n") + minimal),
+              "t.toml:2:1: runtime.io_egnine: unknown key (did you mean 'io_engine'?)"));
 }
 
 // ---------------------------------------------------------------- listeners

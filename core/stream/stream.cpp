@@ -1,0 +1,106 @@
+#include "core/stream/stream.hpp"
+
+#include <cerrno>
+
+namespace ringway::core {
+
+void stream_io::queue(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
+    auto& m = buffers_->meta(bid);
+    m.offset = from;
+    m.length = to;
+    m.next = no_buffer;
+    if (s.out_tail == no_buffer) s.out_head = bid;
+    else buffers_->meta(s.out_tail).next = bid;
+    s.out_tail = bid;
+    s.out_bytes += to - from;
+}
+
+bool stream_io::queue_copy(stream& s, std::string_view bytes) noexcept {
+    if (bytes.empty()) return true;
+    return queue_written(s, [&](std::string& out) { out.assign(bytes); }) > 0;
+}
+
+void stream_io::drop_queue(stream& s) noexcept {
+    for (std::uint16_t bid = s.out_head; bid != no_buffer;) {
+        std::uint16_t next = buffers_->meta(bid).next;
+        buffers_->recycle(bid);
+        bid = next;
+    }
+    s.out_head = s.out_tail = no_buffer;
+    s.out_bytes = 0;
+}
+
+void stream_io::flush(stream& s, std::uint64_t ud) noexcept {
+    if (s.send_inflight || s.out_head == no_buffer) return;
+    unsigned n = 0;
+    for (std::uint16_t bid = s.out_head; bid != no_buffer && n < std::size(s.iov);
+         bid = buffers_->meta(bid).next) {
+        const auto& m = buffers_->meta(bid);
+        s.iov[n].iov_base = buffers_->data(bid) + m.offset;
+        s.iov[n].iov_len = m.length - m.offset;
+        ++n;
+    }
+    if (n == 1) {
+        // The common case (request/response traffic): a plain send is cheaper.
+        engine_->send(s.fd, s.iov[0].iov_base, unsigned(s.iov[0].iov_len), ud);
+    } else {
+        s.msg = msghdr{};
+        s.msg.msg_iov = s.iov;
+        s.msg.msg_iovlen = n;
+        engine_->sendmsg(s.fd, &s.msg, ud);
+    }
+    s.send_inflight = true;
+}
+
+void stream_io::sent(stream& s, std::uint32_t left) noexcept {
+    s.out_bytes -= left;
+    while (left > 0 && s.out_head != no_buffer) {
+        auto& m = buffers_->meta(s.out_head);
+        std::uint32_t take = std::min(left, m.length - m.offset);
+        m.offset += take;
+        left -= take;
+        if (m.offset == m.length) {
+            std::uint16_t done = s.out_head;
+            s.out_head = m.next;
+            if (s.out_head == no_buffer) s.out_tail = no_buffer;
+            buffers_->recycle(done);
+        }
+    }
+}
+
+void stream_io::arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept {
+    engine_->recv_provided(s.fd, multishot, poll_first, ud);
+    s.recv_armed = true;
+}
+
+void stream_io::cancel(const stream& s, std::uint64_t ud) noexcept { engine_->cancel(s.fd, ud); }
+
+void stream_io::shutdown_write(stream& s) noexcept {
+    if (s.shut || s.fd < 0) return;
+    ::shutdown(s.fd, SHUT_WR);
+    s.shut = true;
+}
+
+void stream_io::close(stream& s, bool reset) noexcept {
+    drop_queue(s);
+    if (s.fd < 0) return;
+    if (reset) {
+        linger lg{1, 0}; // close with RST: a reset is passed on as a reset
+        setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    engine_->close_fd(s.fd);
+    s.fd = -1;
+}
+
+bool stream_io::idle_usable(int fd) noexcept {
+    char b;
+    ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+bool stream_io::peer_address(int fd, sockaddr_storage* out) noexcept {
+    socklen_t len = sizeof *out;
+    return getpeername(fd, reinterpret_cast<sockaddr*>(out), &len) == 0;
+}
+
+} // namespace ringway::core

@@ -1,0 +1,111 @@
+// The stream layer: one `stream` per socket side of a session — its out-queue
+// of buffers, the send in flight, receive arming, FIN and close — and
+// `stream_io`, the layer's operations over the worker's engine and buffers.
+// Protocols (core/l4, core/http) move bytes only through here; they never
+// touch the engine or a socket.
+//
+// A stream carries a transport slot. Today every stream is `plain` (bytes go
+// to the socket as they are); TLS will be a second transport under the same
+// operations: queue/flush take plaintext, receives hand plaintext up.
+//
+// Invariants:
+// - Queued buffers are sent in order, as they are (no copy); at most one
+//   send per stream is in flight; a buffer is recycled when its last byte
+//   has been sent (sent()).
+// - A stream's socket is closed only with no operation outstanding on it.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/engine/buffer_ring.hpp"
+#include "core/engine/engine.hpp"
+
+namespace ringway::core {
+
+// What sits between the stream and the socket.
+enum class transport_kind : std::uint8_t { plain };
+
+struct stream {
+    int fd = -1;
+    std::uint16_t out_head = no_buffer;  // buffers (linked through buffer_ring::meta)
+    std::uint16_t out_tail = no_buffer;
+    std::uint32_t out_bytes = 0;         // queued, not yet sent
+    bool recv_armed = false;             // a receive is outstanding
+    bool send_inflight = false;          // a send is outstanding
+    bool eof = false;                    // the peer sent FIN
+    bool shut = false;                   // we sent FIN
+    bool paused = false;                 // reading stopped: the other side's queue is full
+    bool starved = false;                // waiting for free buffers to re-arm the receive
+    transport_kind transport = transport_kind::plain;
+    msghdr msg{};
+    iovec iov[8];
+
+    // Nothing queued and no send in flight.
+    bool drained() const noexcept { return !send_inflight && out_head == no_buffer; }
+};
+
+// The operations of the stream layer. One per worker; worker thread only.
+class stream_io {
+public:
+    stream_io(engine& e, buffer_ring& b) noexcept : engine_(&e), buffers_(&b) {}
+
+    buffer_ring& buffers() noexcept { return *buffers_; }
+
+    // Queues bytes [from, to) of buffer `bid` (a receive buffer or a block).
+    void queue(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
+    // Copies `bytes` into a block and queues it; false when no block is left.
+    bool queue_copy(stream& s, std::string_view bytes) noexcept;
+    // Writes a block with `write(std::string&)` and queues it. Returns the
+    // bytes queued; 0 when no block or no memory was left.
+    template <typename Write> std::uint32_t queue_written(stream& s, Write&& write) noexcept;
+    // Recycles every buffer queued on `s`.
+    void drop_queue(stream& s) noexcept;
+
+    // Sends what is queued if no send is in flight; the send completes under `ud`.
+    void flush(stream& s, std::uint64_t ud) noexcept;
+    // A send of `n` bytes completed: recycles what was sent whole.
+    void sent(stream& s, std::uint32_t n) noexcept;
+    // Arms a receive into the worker's buffers under `ud`.
+    void arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept;
+    // Cancels an outstanding operation of `s`.
+    void cancel(const stream& s, std::uint64_t ud) noexcept;
+    // Sends FIN (shutdown of the write side) once; callers wait for drained().
+    void shutdown_write(stream& s) noexcept;
+    // Closes the socket (with RST when `reset`) and forgets the stream's
+    // queue. Nothing may be outstanding on it.
+    void close(stream& s, bool reset) noexcept;
+    // Closes a bare descriptor (a pooled connection, a refused client).
+    void close_fd(int fd) noexcept { engine_->close_fd(fd); }
+    // A pooled connection is still usable: open, nothing unread (a server
+    // that closed it left a FIN; one that sent garbage left bytes).
+    bool idle_usable(int fd) noexcept;
+    // The peer's address of `fd`; false when it has none.
+    static bool peer_address(int fd, sockaddr_storage* out) noexcept;
+
+private:
+    engine* engine_;
+    buffer_ring* buffers_;
+};
+
+template <typename Write>
+std::uint32_t stream_io::queue_written(stream& s, Write&& write) noexcept {
+    std::uint16_t b = buffers_->take_block();
+    if (b == no_buffer) return 0;
+    try {
+        write(buffers_->block(b));
+    } catch (...) {
+        buffers_->recycle(b);
+        return 0;
+    }
+    buffers_->seal_block(b);
+    std::uint32_t n = buffers_->meta(b).length;
+    queue(s, b, 0, n);
+    return n;
+}
+
+} // namespace ringway::core
