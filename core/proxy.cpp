@@ -45,6 +45,48 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted) {
     return rl.rlim_cur;
 }
 
+// Access logs that cannot be opened stop the start with the reason (the
+// workers open their own descriptors later, the same way).
+bool access_logs_open(const config::root& cfg, std::string* why) {
+    for (const auto& l : cfg.listeners) {
+        const std::string& where = l.http.access_log;
+        if (l.protocol != config::protocol_kind::http || where.empty() || where == "stdout" ||
+            where == "stderr")
+            continue;
+        int fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            *why = "listener " + l.name + ": access_log " + where + ": " + std::strerror(errno);
+            return false;
+        }
+        ::close(fd);
+    }
+    return true;
+}
+
+// Each of `n` workers' slab size: its share of max_connections, lowered to
+// what the descriptor limit fits.
+std::uint32_t sessions_per_worker(const config::root& cfg, unsigned n) {
+    std::uint32_t per_worker = (cfg.runtime.max_connections + n - 1) / n;
+    // user_data keeps 24 bits for the slot (the top 8 tag server connections).
+    per_worker = std::min<std::uint32_t>(per_worker, 0xffffffu);
+    // Descriptors not for sessions: rings, eventfds, listeners, the health
+    // checker's connections, stdio and slack.
+    std::uint64_t reserve = 16 + std::uint64_t(n) * (8 + 2 * cfg.listeners.size());
+    for (const auto& [name, pool] : cfg.pools)
+        if (pool.health) reserve += pool.servers.size();
+    std::uint64_t limit = raise_fd_limit(std::uint64_t(cfg.runtime.max_connections) * 2 + reserve);
+    // As HAProxy derives maxconn from the limit: a worker never accepts a
+    // client it has no descriptor left to connect for; the rest wait in the
+    // kernel's backlog instead of being accepted and closed.
+    std::uint64_t fit = limit > reserve ? (limit - reserve) / 2 / n : 1;
+    if (fit < per_worker) {
+        per_worker = std::uint32_t(std::max<std::uint64_t>(1, fit));
+        log::warn("max_connections_lowered").kv("per_worker", per_worker).kv("workers", n)
+            .kv("fd_limit", limit);
+    }
+    return per_worker;
+}
+
 } // namespace
 
 bool proxy::choose_engine(const config::root& cfg, core::uring_features* f,
@@ -73,41 +115,11 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     std::unique_ptr<proxy> p(new proxy());
     if (!choose_engine(cfg, &p->features_, &p->engine_, why)) return nullptr;
     p->config_ = std::make_shared<const config::root>(cfg);
-    // Access logs that cannot be opened stop the start with the reason (the
-    // workers open their own descriptors later, the same way).
-    for (const auto& l : cfg.listeners) {
-        const std::string& where = l.http.access_log;
-        if (l.protocol != config::protocol_kind::http || where.empty() || where == "stdout" ||
-            where == "stderr")
-            continue;
-        int fd = ::open(where.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            *why = "listener " + l.name + ": access_log " + where + ": " + std::strerror(errno);
-            return nullptr;
-        }
-        ::close(fd);
-    }
+    if (!access_logs_open(cfg, why)) return nullptr;
 
     std::vector<int> cpus = allowed_cpus();
     unsigned n = cfg.runtime.workers != 0 ? cfg.runtime.workers : unsigned(cpus.size());
-    std::uint32_t per_worker = (cfg.runtime.max_connections + n - 1) / n;
-    // user_data keeps 24 bits for the slot (the top 8 tag server connections).
-    per_worker = std::min<std::uint32_t>(per_worker, 0xffffffu);
-    // Descriptors not for sessions: rings, eventfds, listeners, the health
-    // checker's connections, stdio and slack.
-    std::uint64_t reserve = 16 + std::uint64_t(n) * (8 + 2 * cfg.listeners.size());
-    for (const auto& [name, pool] : cfg.pools)
-        if (pool.health) reserve += pool.servers.size();
-    std::uint64_t limit = raise_fd_limit(std::uint64_t(cfg.runtime.max_connections) * 2 + reserve);
-    // As HAProxy derives maxconn from the limit: a worker never accepts a
-    // client it has no descriptor left to connect for; the rest wait in the
-    // kernel's backlog instead of being accepted and closed.
-    std::uint64_t fit = limit > reserve ? (limit - reserve) / 2 / n : 1;
-    if (fit < per_worker) {
-        per_worker = std::uint32_t(std::max<std::uint64_t>(1, fit));
-        log::warn("max_connections_lowered").kv("per_worker", per_worker).kv("workers", n)
-            .kv("fd_limit", limit);
-    }
+    std::uint32_t per_worker = sessions_per_worker(cfg, n);
 
     std::vector<std::vector<core::listen_socket>> fds;
     if (!core::open_listen_sockets(*p->config_, n, &fds, &p->bound_, why)) return nullptr;

@@ -87,6 +87,15 @@ struct worker_context {
     bool draining = false;
 
     std::int64_t now() const noexcept { return loop->now_ms(); }
+    // The buffer pool is under pressure: fewer than half its buffers free.
+    bool buffer_pressure() const noexcept { return buffers->free_count() < buffers->count() / 2; }
+    // Bytes a stream may have queued before its source stops being read:
+    // high_water normally, one buffer's worth while the pool is under
+    // pressure (a slow reader then pins one buffer, the rest stays in the
+    // kernel's socket buffers).
+    std::uint32_t queue_limit() const noexcept {
+        return buffer_pressure() ? buffers->size() : high_water;
+    }
     std::uint32_t slot_of(const session& s) const noexcept {
         return std::uint32_t(&s - sessions->data());
     }

@@ -25,6 +25,7 @@
     X(bytes_from_clients, "stats", "bytes_from_clients", "bytes received from clients")            \
     X(bytes_to_clients, "stats", "bytes_to_clients", "bytes sent to clients")                      \
     X(buffer_starved, "stats", "buffer_starved", "a receive found no free buffer (-ENOBUFS)")      \
+    X(moved_out, "stats", "moved_out", "stalled queues moved out of the buffer pool (pressure)")   \
     X(http_requests, "http_stats", "requests", "request heads parsed and routed")                  \
     X(http_bad_requests, "http_stats", "bad_requests", "refused by the parser (400..505)")         \
     X(http_no_route, "http_stats", "no_route", "404: no route matched")                            \

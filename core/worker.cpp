@@ -18,28 +18,6 @@
 #include "core/upstream/connector.hpp"
 
 namespace ringway::core {
-namespace {
-
-// FNV-1a over the client's IP address (not its port): the maglev key, so one
-// client lands on the same server from every worker and every instance.
-std::uint64_t client_key(int fd) noexcept {
-    sockaddr_storage ss{};
-    if (!stream_io::peer_address(fd, &ss)) return 0;
-    const unsigned char* p = nullptr;
-    std::size_t n = 0;
-    if (ss.ss_family == AF_INET) {
-        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
-        n = 4;
-    } else if (ss.ss_family == AF_INET6) {
-        p = reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
-        n = 16;
-    }
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-} // namespace
 
 // ---------------------------------------------------- routing to protocols
 
@@ -64,7 +42,7 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
                engine_kind io, std::vector<listen_socket> listen_fds, std::uint32_t max_sessions,
                shared_state& shared, unsigned worker_count)
     : index_(index), config_(std::move(cfg)), shared_(&shared), features_(f), engine_kind_(io),
-      streams_(loop_.io(), buffers_), wheel_(monotonic_ms()), sessions_(max_sessions),
+      streams_(loop_, buffers_), wheel_(monotonic_ms()), sessions_(max_sessions),
       listen_(std::move(listen_fds)) {
     ctx_.index = index;
     ctx_.config = config_.get();
@@ -261,7 +239,11 @@ void worker::on_recv(session& s, bool from_client, const completion& c) noexcept
 }
 
 void worker::on_sent(session& s, bool to_client, int res) noexcept {
-    (to_client ? s.client : s.server).send_inflight = false;
+    stream& st = to_client ? s.client : s.server;
+    st.send_inflight = false;
+    // Cancelled to move the queue out of the pool: nothing was lost, the
+    // protocol sees a send of 0 bytes (stream_io::sent moves the queue).
+    if (st.move_out && res == -ECANCELED) res = 0;
     if (s.state == session_state::closing) ctx_.maybe_reap(s);
     else if (s.protocol == protocol_kind::http) http_->on_sent(s, to_client, res);
     else l4_->on_sent(s, to_client, res);
@@ -272,6 +254,7 @@ void worker::on_sent(session& s, bool to_client, int res) noexcept {
 void worker::after_batch() noexcept {
     std::int64_t now = loop_.now_ms();
     buffers_.publish();
+    relieve_pressure();
     rearm_starved();
     wheel_.advance(now, [this](timer_node* n) { on_timer(sessions_[n->owner]); });
     for (std::uint32_t slot : reap_) session_free(sessions_[slot]);
@@ -317,7 +300,10 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
         return;
     }
     // One getpeername per connection, only where the balancer uses it.
-    if (s.pool->config().balance == config::balance_kind::maglev) s.key = client_key(client_fd);
+    sockaddr_storage peer{};
+    if (s.pool->config().balance == config::balance_kind::maglev &&
+        stream_io::peer_address(client_fd, &peer))
+        s.key = client_key(peer);
     l4_->start(s);
 }
 
@@ -335,6 +321,25 @@ void worker::session_free(session& s) noexcept {
     stats_.active.sub();
     // A server slot may have freed: the oldest waiting client goes next.
     if (pool != nullptr && pool->queued() > 0) upstream_->serve_queue(*pool);
+}
+
+// While the pool is under pressure, streams whose reader has not taken a
+// byte for a while give their pool buffers back (their queue moves to a heap
+// block of its own size): clients that never read then hold no pool buffer,
+// and every other connection keeps receiving. Scanned at most every 20 ms.
+void worker::relieve_pressure() noexcept {
+    constexpr std::int64_t scan_every_ms = 20;
+    constexpr std::int64_t stall_ms = 50;
+    std::int64_t now = loop_.now_ms();
+    if (!ctx_.buffer_pressure() || now - last_relief_ms_ < scan_every_ms) return;
+    last_relief_ms_ = now;
+    for (auto& s : sessions_) {
+        if (s.state != session_state::relaying) continue;
+        if (streams_.start_move_out(s.client, ctx_.send_ud(s, true), stall_ms))
+            stats_.moved_out.add();
+        if (streams_.start_move_out(s.server, ctx_.send_ud(s, false), stall_ms))
+            stats_.moved_out.add();
+    }
 }
 
 void worker::rearm_starved() noexcept {

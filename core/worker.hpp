@@ -100,6 +100,7 @@ private:
     void session_start(int client_fd, std::uint32_t listener) noexcept;
     void session_free(session& s) noexcept;
     void rearm_starved() noexcept;
+    void relieve_pressure() noexcept;
     void on_wake() noexcept;
     void arm_tick() noexcept;
     // acceptor.cpp: listening sockets.
@@ -139,6 +140,7 @@ private:
     std::size_t pending_head_ = 0;
     std::size_t pending_length_ = 0;
     std::int64_t last_idle_sweep_ms_ = 0;
+    std::int64_t last_relief_ms_ = 0;
     std::atomic<int> command_{0};
     bool tick_armed_ = false;
     std::int64_t tick_deadline_ms_ = 0;

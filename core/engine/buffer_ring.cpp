@@ -96,7 +96,9 @@ void buffer_ring::recycle(std::uint16_t bid) noexcept {
     meta_[bid] = slot{};
     if (bid >= count_) {
         std::string& b = blocks_[bid - count_];
-        if (b.capacity() > 256 * 1024) std::string().swap(b); // don't hoard a rare huge head
+        // Heads fit in a few KiB; a larger block (a slow reader's queue moved
+        // out of the pool, a rare huge head) is not hoarded.
+        if (b.capacity() > 8 * 1024) std::string().swap(b);
         free_blocks_.push_back(bid);
         return;
     }

@@ -67,6 +67,8 @@ private:
     void arm_timer(session& s) noexcept;
     void on_recv_end(session& s, bool from_client, int res) noexcept;
     void client_bytes(session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
+    bool client_body(session& s, std::uint16_t bid, const char* p, std::size_t n,
+                     std::size_t* used, bool* queued) noexcept;
     void parse_next(session& s) noexcept;
     bool on_request_head(session& s) noexcept;
     void pick_server(session& s) noexcept;

@@ -61,22 +61,16 @@ void describe_client(int fd, std::string& ip, std::string& addr, std::uint64_t* 
     *key = 0;
     if (!stream_io::peer_address(fd, &ss)) return;
     char text[INET6_ADDRSTRLEN] = "";
-    const unsigned char* raw = nullptr;
-    std::size_t n = 0;
     unsigned port = 0;
     if (ss.ss_family == AF_INET) {
         auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
         inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
-        raw = reinterpret_cast<const unsigned char*>(&sin->sin_addr);
-        n = 4;
         port = ntohs(sin->sin_port);
         ip = text;
         addr = ip + ":" + std::to_string(port);
     } else if (ss.ss_family == AF_INET6) {
         auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
         inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
-        raw = reinterpret_cast<const unsigned char*>(&sin6->sin6_addr);
-        n = 16;
         port = ntohs(sin6->sin6_port);
         ip = text;
         addr = "[" + ip + "]:" + std::to_string(port);
@@ -84,9 +78,7 @@ void describe_client(int fd, std::string& ip, std::string& addr, std::uint64_t* 
         ip = "unix";
         addr = "unix";
     }
-    std::uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, as the L4 session's key
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ raw[i]) * 0x100000001b3ull;
-    *key = h;
+    *key = client_key(ss);
 }
 
 } // namespace
@@ -150,7 +142,7 @@ void http_protocol::arm_client_recv(session& s) noexcept {
     switch (h.phase) {
     case http_phase::head: want = h.leftover_offset >= h.leftover.size(); break;
     case http_phase::upstream:
-    case http_phase::exchange: want = !h.request_complete && s.server.out_bytes < ctx_.high_water; break;
+    case http_phase::exchange: want = !h.request_complete && s.server.out_bytes < ctx_.queue_limit(); break;
     case http_phase::lingering: want = true; break;
     }
     if (!want) return;
@@ -164,7 +156,7 @@ void http_protocol::arm_server_recv(session& s) noexcept {
     if (v.recv_armed || v.eof || v.starved || v.fd < 0 || s.state != session_state::relaying)
         return;
     http_state& h = state(s);
-    if (h.phase != http_phase::exchange || h.response_complete || s.client.out_bytes >= ctx_.high_water)
+    if (h.phase != http_phase::exchange || h.response_complete || s.client.out_bytes >= ctx_.queue_limit())
         return;
     // The request just went out: its response is not there yet.
     ctx_.streams->arm_recv(v, false, !h.response_head, ctx_.recv_ud(s, false));
@@ -318,37 +310,7 @@ void http_protocol::client_bytes(session& s, std::uint16_t bid, const char* p, s
         }
     }
     // Body bytes of the current request.
-    if (!h.request_complete && used < n) {
-        std::size_t from = used;
-        while (used < n && !h.request_body.done()) {
-            h1::body_reader::step st = h.request_body.feed({p + used, n - used});
-            used += st.consumed;
-            if (h.request_body.failed() || st.consumed == 0) break;
-        }
-        h.bytes_in += used - from;
-        if (h.request_body.failed()) {
-            ctx_.buffers->recycle(bid);
-            ctx_.stats->http_bad_requests.add();
-            h.termination = "bad_request";
-            error(s, h.request_body.error_status() ? h.request_body.error_status() : 400,
-                       h.request_body.error_text());
-            return;
-        }
-        std::uint64_t max_body = ctx_.config->listeners[s.listener].http.max_body_size;
-        if (max_body > 0 && h.request_body.body_bytes() > max_body) {
-            ctx_.buffers->recycle(bid);
-            ctx_.stats->http_bad_requests.add();
-            h.termination = "body_too_large";
-            error(s, 413, "request body larger than max_body_size");
-            return;
-        }
-        if (used > from) {
-            ctx_.streams->queue(s.server, bid, std::uint32_t(from), std::uint32_t(used));
-            queued = true;
-            if (h.phase == http_phase::exchange) ctx_.flush(s, false);
-        }
-        if (h.request_body.done()) request_done(s);
-    }
+    if (!h.request_complete && used < n && !client_body(s, bid, p, n, &used, &queued)) return;
     // Whatever is left is the next pipelined request: kept for later.
     if (used < n) {
         try {
@@ -363,6 +325,46 @@ void http_protocol::client_bytes(session& s, std::uint16_t bid, const char* p, s
     if (h.phase == http_phase::upstream && s.state == session_state::relaying) pick_server(s);
     if (s.state == session_state::closing) return;
     arm_client_recv(s);
+}
+
+// Body bytes of the current request in [*used, n) of buffer `bid`: checked,
+// queued to the server as they are (*queued). False when the session
+// answered with an error instead (`bid` recycled).
+bool http_protocol::client_body(session& s, std::uint16_t bid, const char* p, std::size_t n,
+                                std::size_t* used_io, bool* queued) noexcept {
+    http_state& h = state(s);
+    std::size_t used = *used_io;
+    std::size_t from = used;
+    while (used < n && !h.request_body.done()) {
+        h1::body_reader::step st = h.request_body.feed({p + used, n - used});
+        used += st.consumed;
+        if (h.request_body.failed() || st.consumed == 0) break;
+    }
+    h.bytes_in += used - from;
+    *used_io = used;
+    if (h.request_body.failed()) {
+        ctx_.buffers->recycle(bid);
+        ctx_.stats->http_bad_requests.add();
+        h.termination = "bad_request";
+        error(s, h.request_body.error_status() ? h.request_body.error_status() : 400,
+              h.request_body.error_text());
+        return false;
+    }
+    std::uint64_t max_body = ctx_.config->listeners[s.listener].http.max_body_size;
+    if (max_body > 0 && h.request_body.body_bytes() > max_body) {
+        ctx_.buffers->recycle(bid);
+        ctx_.stats->http_bad_requests.add();
+        h.termination = "body_too_large";
+        error(s, 413, "request body larger than max_body_size");
+        return false;
+    }
+    if (used > from) {
+        ctx_.streams->queue(s.server, bid, std::uint32_t(from), std::uint32_t(used));
+        *queued = true;
+        if (h.phase == http_phase::exchange) ctx_.flush(s, false);
+    }
+    if (h.request_body.done()) request_done(s);
+    return true;
 }
 
 // Parses what is left of `leftover` once the previous exchange finished.

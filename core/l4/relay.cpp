@@ -69,7 +69,7 @@ void l4_relay::on_bytes(session& s, bool from_client, std::uint16_t bid, std::ui
     }
     ctx_.streams->queue(dst, bid, 0, n);
     ctx_.flush(s, !from_client);
-    if (dst.out_bytes >= ctx_.high_water && !src.paused) {
+    if (dst.out_bytes >= ctx_.queue_limit() && !src.paused) {
         // Backpressure: stop reading this side until its peer catches up.
         src.paused = true;
         if (src.recv_armed) ctx_.streams->cancel(src, ctx_.recv_ud(s, from_client));
@@ -102,7 +102,7 @@ void l4_relay::on_sent(session& s, bool to_client, int res) noexcept {
     if (to_client) ctx_.stats->bytes_to_clients.add(std::uint32_t(res));
     s.last_activity_ms = ctx_.now();
     ctx_.flush(s, to_client);
-    if (src.paused && dst.out_bytes <= ctx_.high_water / 2) {
+    if (src.paused && dst.out_bytes <= ctx_.queue_limit() / 2) {
         src.paused = false;
         arm_recv(s, !to_client);
     }

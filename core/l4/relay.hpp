@@ -7,8 +7,8 @@
 // Invariants:
 // - A buffer received from one side is queued, unchanged, on the other
 //   side's out queue and recycled when its last byte has been sent (no copy).
-// - A side stops being read while its peer's queue holds high_water bytes or
-//   more; it is read again once the queue falls to half of that.
+// - A side stops being read while its peer's queue holds queue_limit() bytes
+//   or more; it is read again once the queue falls to half of that.
 // - A FIN is passed on once everything before it was sent; a reset or a
 //   failed send closes both sides with RST.
 #pragma once

@@ -40,14 +40,15 @@ void stream_io::flush(stream& s, std::uint64_t ud) noexcept {
         s.iov[n].iov_len = m.length - m.offset;
         ++n;
     }
+    s.send_since_ms = loop_->now_ms();
     if (n == 1) {
         // The common case (request/response traffic): a plain send is cheaper.
-        engine_->send(s.fd, s.iov[0].iov_base, unsigned(s.iov[0].iov_len), ud);
+        loop_->io().send(s.fd, s.iov[0].iov_base, unsigned(s.iov[0].iov_len), ud);
     } else {
         s.msg = msghdr{};
         s.msg.msg_iov = s.iov;
         s.msg.msg_iovlen = n;
-        engine_->sendmsg(s.fd, &s.msg, ud);
+        loop_->io().sendmsg(s.fd, &s.msg, ud);
     }
     s.send_inflight = true;
 }
@@ -66,14 +67,51 @@ void stream_io::sent(stream& s, std::uint32_t left) noexcept {
             buffers_->recycle(done);
         }
     }
+    if (s.move_out) {
+        s.move_out = false;
+        move_queue_out(s);
+    }
+}
+
+bool stream_io::start_move_out(stream& s, std::uint64_t send_ud, std::int64_t stall_ms) noexcept {
+    if (!s.send_inflight || s.move_out || loop_->now_ms() - s.send_since_ms < stall_ms)
+        return false;
+    bool holds_pool_buffer = false;
+    for (std::uint16_t bid = s.out_head; bid != no_buffer && !holds_pool_buffer;
+         bid = buffers_->meta(bid).next)
+        holds_pool_buffer = !buffers_->is_block(bid);
+    if (!holds_pool_buffer) return false;
+    s.move_out = true;
+    loop_->io().cancel(s.fd, send_ud);
+    return true;
+}
+
+void stream_io::move_queue_out(stream& s) noexcept {
+    if (s.out_head == no_buffer) return;
+    std::uint16_t b = buffers_->take_block();
+    if (b == no_buffer) return;
+    std::string& out = buffers_->block(b);
+    try {
+        out.reserve(s.out_bytes);
+        for (std::uint16_t bid = s.out_head; bid != no_buffer; bid = buffers_->meta(bid).next) {
+            const auto& m = buffers_->meta(bid);
+            out.append(buffers_->data(bid) + m.offset, m.length - m.offset);
+        }
+    } catch (...) {
+        buffers_->recycle(b);
+        return; // no memory: the queue stays where it is
+    }
+    drop_queue(s);
+    buffers_->seal_block(b);
+    queue(s, b, 0, buffers_->meta(b).length);
 }
 
 void stream_io::arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept {
-    engine_->recv_provided(s.fd, multishot, poll_first, ud);
+    loop_->io().recv_provided(s.fd, multishot, poll_first, ud);
     s.recv_armed = true;
 }
 
-void stream_io::cancel(const stream& s, std::uint64_t ud) noexcept { engine_->cancel(s.fd, ud); }
+void stream_io::cancel(const stream& s, std::uint64_t ud) noexcept { loop_->io().cancel(s.fd, ud); }
 
 void stream_io::shutdown_write(stream& s) noexcept {
     if (s.shut || s.fd < 0) return;
@@ -88,7 +126,7 @@ void stream_io::close(stream& s, bool reset) noexcept {
         linger lg{1, 0}; // close with RST: a reset is passed on as a reset
         setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    engine_->close_fd(s.fd);
+    loop_->io().close_fd(s.fd);
     s.fd = -1;
 }
 

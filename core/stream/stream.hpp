@@ -13,6 +13,10 @@
 //   send per stream is in flight; a buffer is recycled when its last byte
 //   has been sent (sent()).
 // - A stream's socket is closed only with no operation outstanding on it.
+// - A stream whose reader stalls while the pool runs low gives its pool
+//   buffers back (start_move_out): its queued bytes move to one heap block
+//   of their own size, so a few hundred clients that never read cannot
+//   empty the pool that every other connection receives into.
 #pragma once
 
 #include <sys/socket.h>
@@ -24,6 +28,7 @@
 
 #include "core/engine/buffer_ring.hpp"
 #include "core/engine/engine.hpp"
+#include "core/engine/loop.hpp"
 
 namespace ringway::core {
 
@@ -41,6 +46,8 @@ struct stream {
     bool shut = false;                   // we sent FIN
     bool paused = false;                 // reading stopped: the other side's queue is full
     bool starved = false;                // waiting for free buffers to re-arm the receive
+    bool move_out = false;               // send cancelled to move the queue out of the pool
+    std::int64_t send_since_ms = 0;      // when the send in flight was submitted
     transport_kind transport = transport_kind::plain;
     msghdr msg{};
     iovec iov[8];
@@ -52,7 +59,7 @@ struct stream {
 // The operations of the stream layer. One per worker; worker thread only.
 class stream_io {
 public:
-    stream_io(engine& e, buffer_ring& b) noexcept : engine_(&e), buffers_(&b) {}
+    stream_io(event_loop& l, buffer_ring& b) noexcept : loop_(&l), buffers_(&b) {}
 
     buffer_ring& buffers() noexcept { return *buffers_; }
 
@@ -68,8 +75,14 @@ public:
 
     // Sends what is queued if no send is in flight; the send completes under `ud`.
     void flush(stream& s, std::uint64_t ud) noexcept;
-    // A send of `n` bytes completed: recycles what was sent whole.
+    // A send of `n` bytes completed: recycles what was sent whole; when the
+    // send was cancelled for move_out, moves what is left out of the pool.
     void sent(stream& s, std::uint32_t n) noexcept;
+    // A stream whose send has waited `stall_ms` or more while it holds pool
+    // buffers (its reader is not reading): cancels the send, so that sent()
+    // then copies its queue into one heap block and gives the pool buffers
+    // back. Returns whether it did. The worker calls this under pressure.
+    bool start_move_out(stream& s, std::uint64_t send_ud, std::int64_t stall_ms) noexcept;
     // Arms a receive into the worker's buffers under `ud`.
     void arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept;
     // Cancels an outstanding operation of `s`.
@@ -80,7 +93,7 @@ public:
     // queue. Nothing may be outstanding on it.
     void close(stream& s, bool reset) noexcept;
     // Closes a bare descriptor (a pooled connection, a refused client).
-    void close_fd(int fd) noexcept { engine_->close_fd(fd); }
+    void close_fd(int fd) noexcept { loop_->io().close_fd(fd); }
     // A pooled connection is still usable: open, nothing unread (a server
     // that closed it left a FIN; one that sent garbage left bytes).
     bool idle_usable(int fd) noexcept;
@@ -88,7 +101,10 @@ public:
     static bool peer_address(int fd, sockaddr_storage* out) noexcept;
 
 private:
-    engine* engine_;
+    // Copies the queue into one block and recycles its buffers.
+    void move_queue_out(stream& s) noexcept;
+
+    event_loop* loop_;
     buffer_ring* buffers_;
 };
 

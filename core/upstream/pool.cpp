@@ -3,7 +3,27 @@
 #include <algorithm>
 #include <limits>
 
+#include <netinet/in.h>
+
 namespace ringway::core {
+
+std::uint64_t client_key(const sockaddr_storage& peer) noexcept {
+    const unsigned char* p = nullptr;
+    std::size_t n = 0;
+    if (peer.ss_family == AF_INET) {
+        p = reinterpret_cast<const unsigned char*>(
+            &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr);
+        n = 4;
+    } else if (peer.ss_family == AF_INET6) {
+        p = reinterpret_cast<const unsigned char*>(
+            &reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr);
+        n = 16;
+    }
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 
 pool_state::pool_state(const config::pool& cfg, shared_state& all, std::size_t index,
                        unsigned workers, std::uint64_t seed)

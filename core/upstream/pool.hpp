@@ -6,6 +6,8 @@
 // failure path.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -52,6 +54,11 @@ struct tried_set {
         if (count < capacity) index[count++] = i;
     }
 };
+
+// The balancing key of a client: FNV-1a over its IP address (not its port),
+// so one client lands on the same server from every worker and every
+// instance (maglev). 0 for addresses without an IP (unix sockets).
+std::uint64_t client_key(const sockaddr_storage& peer) noexcept;
 
 // What a pick found.
 struct pick_result {

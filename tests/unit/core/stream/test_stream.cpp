@@ -3,6 +3,7 @@
 // and a pooled connection is judged usable only when clean.
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/engine/engine.hpp"
+#include "core/engine/loop.hpp"
 #include "core/stream/stream.hpp"
 
 using namespace ringway::core;
@@ -22,14 +24,18 @@ completion next_completion(engine& e) {
     unsigned n = 0;
     for (int i = 0; i < 100 && n == 0; ++i) {
         e.wait();
-        n = e.drain([&](const completion& c) { got = c; });
+        e.drain([&](const completion& c) {
+            got = c;
+            ++n;
+        });
     }
     REQUIRE(n == 1);
     return got;
 }
 
 struct fixture {
-    engine e;
+    event_loop loop;
+    engine& e = loop.io();
     buffer_ring buffers;
     int sv[2] = {-1, -1};
 
@@ -41,14 +47,13 @@ struct fixture {
             MESSAGE("skipped: io_uring unavailable: " << why);
             std::exit(77);
         }
-        REQUIRE(e.init(k, 64, f) == 0);
+        REQUIRE(loop.init(k, 64, f, "test", &why) == 0);
         REQUIRE(e.attach_buffers(buffers, 4, 64) == 0);
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
         return true;
     }
     ~fixture() {
         buffers.release();
-        e.close();
         if (sv[0] >= 0) ::close(sv[0]);
         if (sv[1] >= 0) ::close(sv[1]);
     }
@@ -57,7 +62,7 @@ struct fixture {
 void queues_and_sends(engine_kind k) {
     fixture fx;
     if (!fx.init(k)) return;
-    stream_io io(fx.e, fx.buffers);
+    stream_io io(fx.loop, fx.buffers);
     stream s;
     s.fd = fx.sv[0];
     CHECK(io.queue_copy(s, "hello, "));
@@ -92,7 +97,7 @@ void queues_and_sends(engine_kind k) {
 void receives_into_the_pool(engine_kind k) {
     fixture fx;
     if (!fx.init(k)) return;
-    stream_io io(fx.e, fx.buffers);
+    stream_io io(fx.loop, fx.buffers);
     stream s;
     s.fd = fx.sv[0];
     REQUIRE(::write(fx.sv[1], "abc", 3) == 3);
@@ -118,7 +123,7 @@ void receives_into_the_pool(engine_kind k) {
 void judges_pooled_connections(engine_kind k) {
     fixture fx;
     if (!fx.init(k)) return;
-    stream_io io(fx.e, fx.buffers);
+    stream_io io(fx.loop, fx.buffers);
     CHECK(io.idle_usable(fx.sv[0]));           // open, nothing unread
     REQUIRE(::write(fx.sv[1], "x", 1) == 1);
     CHECK_FALSE(io.idle_usable(fx.sv[0]));     // stray bytes
@@ -128,7 +133,66 @@ void judges_pooled_connections(engine_kind k) {
     CHECK_FALSE(io.idle_usable(fx.sv[0]));     // the server closed it
 }
 
+// A reader that never reads: its stalled send is cancelled and its queue
+// moves out of the pool into one block, nothing lost, nothing reordered.
+void moves_a_stalled_queue_out(engine_kind k) {
+    fixture fx;
+    if (!fx.init(k)) return;
+    stream_io io(fx.loop, fx.buffers);
+    int small = 4096;
+    setsockopt(fx.sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    // Fill the socket buffers until a send no longer goes through.
+    std::string chunk(4096, 'f');
+    while (::send(fx.sv[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0) {
+    }
+    // Two pool buffers' worth, received the way a worker receives them.
+    stream s;
+    s.fd = fx.sv[0];
+    int pipe_fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pipe_fds) == 0);
+    stream in;
+    in.fd = pipe_fds[0];
+    for (const char* text : {"first-", "second"}) {
+        REQUIRE(::write(pipe_fds[1], text, 6) == 6);
+        io.arm_recv(in, false, false, encode(op_kind::recv_client, 1, 1));
+        completion c = next_completion(fx.e);
+        REQUIRE(c.res == 6);
+        fx.buffers.taken();
+        io.queue(s, completion_bid(c), 0, 6);
+    }
+    CHECK(fx.buffers.free_count() == 2);
+    std::uint64_t ud = encode(op_kind::send_client, 1, 5);
+    io.flush(s, ud);
+    CHECK_FALSE(io.start_move_out(s, ud, 60000)); // not stalled long enough yet
+    REQUIRE(io.start_move_out(s, ud, 0));
+    completion c = next_completion(fx.e);
+    CHECK(c.user_data == ud);
+    CHECK(c.res == -ECANCELED);
+    s.send_inflight = false;
+    io.sent(s, 0);
+    CHECK(fx.buffers.free_count() == 4);  // both pool buffers are back
+    REQUIRE(s.out_head != no_buffer);
+    CHECK(fx.buffers.is_block(s.out_head));
+    CHECK(s.out_head == s.out_tail);
+    CHECK(s.out_bytes == 12);
+    const auto& m = fx.buffers.meta(s.out_head);
+    CHECK(std::string(fx.buffers.data(s.out_head) + m.offset, m.length - m.offset) ==
+          "first-second");
+    io.drop_queue(s);
+    s.fd = -1;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+}
+
 } // namespace
+
+TEST_CASE("stream: a stalled queue moves out of the pool (epoll)") {
+    moves_a_stalled_queue_out(engine_kind::epoll);
+}
+
+TEST_CASE("stream: a stalled queue moves out of the pool (io_uring)") {
+    moves_a_stalled_queue_out(engine_kind::io_uring);
+}
 
 TEST_CASE("stream: queued buffers go out in order, partial sends recycle what was sent (epoll)") {
     queues_and_sends(engine_kind::epoll);
