@@ -65,6 +65,12 @@ private:
     void arm_client_recv(session& s) noexcept;
     void arm_server_recv(session& s) noexcept;
     void arm_timer(session& s) noexcept;
+    // Between requests with a server connection parked.
+    bool parked_idle(const session& s) noexcept {
+        const http_state& h = state(s);
+        return s.parked_pool != nullptr && s.server.fd >= 0 && h.phase == http_phase::head &&
+               !h.head_bytes && !h.first_request;
+    }
     void on_recv_end(session& s, bool from_client, int res) noexcept;
     void client_bytes(session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
     bool client_body(session& s, std::uint16_t bid, const char* p, std::size_t n,

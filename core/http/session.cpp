@@ -20,6 +20,7 @@
 // - Nothing is sent to a server before the request head was parsed, checked
 //   and routed; after a parse error nothing more of the client's input is
 //   parsed (no smuggled second request).
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -42,6 +43,11 @@ namespace h1 = proto::http1;
 
 // How long a closing client's remaining input is drained after our answer.
 constexpr std::int64_t linger_ms = 1000;
+// How long a keep-alive client may sit between requests with its server
+// connection parked: a busy client's next request reuses it without a pool
+// round trip; an idle one gives it back, so idle clients do not hold
+// server connections (the pool keeps at most keepalive.max_idle).
+constexpr std::int64_t park_ms = 1000;
 
 h1::limits limits_of(const config::http_options& o) noexcept {
     h1::limits l;
@@ -174,6 +180,10 @@ void http_protocol::arm_timer(session& s) noexcept {
             deadline = h.phase_since_ms + l.http.header_timeout.count();
         else if (l.idle_timeout.count() > 0)
             deadline = h.phase_since_ms + l.idle_timeout.count();
+        if (parked_idle(s)) {
+            std::int64_t unpark = h.phase_since_ms + park_ms;
+            deadline = deadline < 0 ? unpark : std::min(deadline, unpark);
+        }
         break;
     case http_phase::upstream: break; // connect timeout, queue timeout: their own timers
     case http_phase::exchange:
@@ -194,6 +204,15 @@ void http_protocol::on_timer(session& s) noexcept {
     const config::listener& l = ctx_.config->listeners[s.listener];
     switch (h.phase) {
     case http_phase::head:
+        if (parked_idle(s) && ctx_.now() - h.phase_since_ms >= park_ms) {
+            // Idle for a while: its server connection goes back to the pool
+            // (which closes it past keepalive.max_idle).
+            ctx_.upstream->release(s, true);
+            break;
+        }
+        if (!h.head_bytes && !h.first_request &&
+            ctx_.now() - h.phase_since_ms < l.idle_timeout.count())
+            break;
         if (h.head_bytes || h.first_request) {
             // Slowloris, or a client that connected and said nothing.
             ctx_.stats->http_header_timeouts.add();
