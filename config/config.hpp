@@ -174,6 +174,12 @@ struct passive_check {
     // Consecutive connect failures (from all workers) that eject a server;
     // 0 = passive checks off.
     std::uint32_t consecutive_failures = 5;
+    // HTTP pools, on answers (as Envoy's outlier detection): consecutive 5xx
+    // responses, and consecutive gateway failures (502, 503, 504, or no
+    // usable response: reset, closed, timed out, malformed), each ejecting
+    // like connect failures do; 0 = off (the default for both).
+    std::uint32_t consecutive_5xx = 0;
+    std::uint32_t consecutive_gateway_failures = 0;
     // First ejection lasts base_ejection; each further one of the same server
     // doubles it, up to max_ejection. A server that stays up for max_ejection
     // starts over from the base.

@@ -46,8 +46,9 @@ inline constexpr std::string_view server_keys[] = {"address",         "weight", 
 inline constexpr std::string_view health_keys[] = {
     "kind",  "interval", "timeout", "fast_interval", "jitter",        "rise",       "fall",
     "start", "method",   "path",    "host",          "expect_status", "expect_body"};
-inline constexpr std::string_view passive_keys[] = {"consecutive_failures", "base_ejection",
-                                                    "max_ejection", "max_ejected_percent"};
+inline constexpr std::string_view passive_keys[] = {
+    "consecutive_failures", "consecutive_5xx", "consecutive_gateway_failures", "base_ejection",
+    "max_ejection",         "max_ejected_percent"};
 inline constexpr std::string_view queue_keys[] = {"size", "timeout"};
 inline constexpr std::string_view maglev_keys[] = {"table_size", "bounded_load"};
 inline constexpr std::string_view keepalive_keys[] = {"max_idle", "idle_timeout"};

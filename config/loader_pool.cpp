@@ -450,6 +450,18 @@ void read_passive(problems& out, const toml::value& t, std::string_view path, pa
             c.consecutive_failures = static_cast<std::uint32_t>(*n);
         }
     }
+    if (const auto* v = find(t, "consecutive_5xx")) {
+        if (auto n = read_integer(out, *v, join(path, "consecutive_5xx"), 0,
+                                  max_consecutive_failures)) {
+            c.consecutive_5xx = static_cast<std::uint32_t>(*n);
+        }
+    }
+    if (const auto* v = find(t, "consecutive_gateway_failures")) {
+        if (auto n = read_integer(out, *v, join(path, "consecutive_gateway_failures"), 0,
+                                  max_consecutive_failures)) {
+            c.consecutive_gateway_failures = static_cast<std::uint32_t>(*n);
+        }
+    }
     const auto* base_v = find(t, "base_ejection");
     bool base_ok = true;
     if (base_v != nullptr) {

@@ -55,18 +55,17 @@ void sd_notify(const char* state) {
     ::close(fd);
 }
 
+// One log line of the counters whose line is `event` (core/stats.hpp).
+void log_counters(const proxy_totals& t, std::string_view event) {
+    log::line l = log::info(event);
+    for (const auto& c : core::worker_counters)
+        if (event == c.line) l.kv(c.key, t.*c.total);
+}
+
 void log_totals(const proxy& p) {
     proxy_totals t = p.totals();
-    log::info("stats").kv("accepted", t.accepted).kv("active", t.active)
-        .kv("refused_full", t.refused_full).kv("accept_errors", t.accept_errors)
-        .kv("no_server", t.no_server).kv("pool_full", t.pool_full).kv("queued", t.queued)
-        .kv("queue_timeouts", t.queue_timeouts).kv("ejections", t.ejections)
-        .kv("fd_waits", t.fd_waits)
-        .kv("idle_timeouts", t.idle_timeouts).kv("resets", t.resets)
-        .kv("bytes_from_clients", t.bytes_from_clients).kv("bytes_to_clients", t.bytes_to_clients)
-        .kv("buffer_starved", t.buffer_starved);
-    if (t.http_requests + t.http_bad_requests > 0)
-        log::info("http_stats").kv("requests", t.http_requests).kv("bad_requests", t.http_bad_requests).kv("no_route", t.http_no_route).kv("bad_responses", t.http_bad_responses).kv("header_timeouts", t.http_header_timeouts).kv("response_timeouts", t.http_response_timeouts).kv("body_timeouts", t.http_body_timeouts).kv("retries", t.http_retries).kv("reused", t.http_reused).kv("upgrades", t.http_upgrades).kv("client_aborts", t.http_client_aborts).kv("log_dropped", t.http_log_dropped);
+    log_counters(t, "stats");
+    if (t.http_requests + t.http_bad_requests > 0) log_counters(t, "http_stats");
     for (const auto& s : t.servers)
         log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
             .kv("health", s.health).kv("connections", s.connections)

@@ -114,6 +114,7 @@ bool http_protocol::on_response_head(session& s, std::uint16_t bid, std::size_t 
     const h1::response_head& rs = h.response.response();
     h.response_head = true;
     h.status = rs.status;
+    judge_answer(s, rs.status);
     if (h.log) h.response_us = http_now_us() - h.sent_us;
     bool upgrade = rs.status == 101;
     if (upgrade && (!h.upgrade || !h.request_complete)) {
@@ -205,6 +206,8 @@ void http_protocol::response_done(session& s) noexcept {
 void http_protocol::server_failed(session& s, const char* why, bool timeout) noexcept {
     http_state& h = state(s);
     bool idle_reuse = s.server_reused; // a pooled connection the server had closed
+    // A pooled connection the server closed while idle says nothing of it.
+    if (!idle_reuse || h.response.bytes_seen() > 0 || timeout) judge_answer(s, 0);
     bool retry = !timeout && !h.response_started && h.retryable && h.request_complete &&
                  h.response.bytes_seen() == 0 && !s.server.send_inflight &&
                  (idle_reuse || idempotent(h.method)) &&
@@ -238,6 +241,19 @@ void http_protocol::server_failed(session& s, const char* why, bool timeout) noe
     }
     ctx_.stats->http_bad_responses.add();
     abort(s, "server_failed_mid_response");
+}
+
+// Passive checks on answers (0: none usable): may eject the server.
+void http_protocol::judge_answer(session& s, std::uint16_t status) noexcept {
+    if (s.server_index < 0) return;
+    std::int64_t ejected_for = 0;
+    const char* reason = "";
+    auto idx = std::size_t(s.server_index);
+    if (!s.pool->answer_seen(idx, status, ctx_.now(), &ejected_for, &reason)) return;
+    ctx_.stats->ejections.add();
+    log::warn("server_ejected").kv("pool", s.pool->config().name)
+        .kv("server", s.pool->servers()[idx].config->addr.text).kv("for_ms", ejected_for)
+        .kv("reason", reason);
 }
 
 // The proxy's own answer; the client connection closes after it.

@@ -84,6 +84,7 @@ private:
     bool on_response_head(session& s, std::uint16_t bid, std::size_t used, std::size_t n) noexcept;
     void response_done(session& s) noexcept;
     void server_failed(session& s, const char* why, bool timeout) noexcept;
+    void judge_answer(session& s, std::uint16_t status) noexcept;
     void error(session& s, std::uint16_t status, std::string_view why) noexcept;
     void abort(session& s, std::string_view termination) noexcept;
     void upgrade_to_relay(session& s) noexcept;

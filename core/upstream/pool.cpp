@@ -109,6 +109,45 @@ bool pool_state::connect_failed(std::size_t i, std::int64_t now_ms,
     server_shared& s = *servers_[i].shared;
     std::uint32_t failures = s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
     if (p.consecutive_failures == 0 || failures < p.consecutive_failures) return false;
+    if (!eject(i, now_ms, ejected_for_ms)) return false;
+    s.consecutive_failures.store(0, std::memory_order_relaxed);
+    return true;
+}
+
+namespace {
+
+// Adds one to `counter` when `bad`, else clears it (loading first: the
+// common case writes nothing shared). The count after.
+std::uint32_t count_in_a_row(std::atomic<std::uint32_t>& counter, bool bad) noexcept {
+    if (bad) return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (counter.load(std::memory_order_relaxed) != 0) counter.store(0, std::memory_order_relaxed);
+    return 0;
+}
+
+} // namespace
+
+bool pool_state::answer_seen(std::size_t i, std::uint16_t status, std::int64_t now_ms,
+                             std::int64_t* ejected_for_ms, const char** reason) noexcept {
+    const config::passive_check& p = config_->passive;
+    if (p.consecutive_5xx == 0 && p.consecutive_gateway_failures == 0) return false;
+    server_shared& s = *servers_[i].shared;
+    bool gateway = status == 0 || status == 502 || status == 503 || status == 504;
+    std::uint32_t fives = count_in_a_row(s.consecutive_5xx, status == 0 || status >= 500);
+    std::uint32_t gateways = count_in_a_row(s.consecutive_gateway, gateway);
+    if (fives == 0 && gateways == 0) forgive(s, now_ms);
+    if (p.consecutive_5xx > 0 && fives >= p.consecutive_5xx) *reason = "consecutive 5xx";
+    else if (p.consecutive_gateway_failures > 0 && gateways >= p.consecutive_gateway_failures)
+        *reason = "consecutive gateway failures";
+    else return false;
+    if (!eject(i, now_ms, ejected_for_ms)) return false;
+    s.consecutive_5xx.store(0, std::memory_order_relaxed);
+    s.consecutive_gateway.store(0, std::memory_order_relaxed);
+    return true;
+}
+
+bool pool_state::eject(std::size_t i, std::int64_t now_ms, std::int64_t* ejected_for_ms) noexcept {
+    const config::passive_check& p = config_->passive;
+    server_shared& s = *servers_[i].shared;
     std::int64_t until = s.ejected_until_ms.load(std::memory_order_relaxed);
     if (until > now_ms) return false; // already ejected
     // Never eject more than max_ejected_percent of the pool at once.
@@ -122,7 +161,6 @@ bool pool_state::connect_failed(std::size_t i, std::int64_t now_ms,
     // One worker wins the ejection; the others see it through the generation.
     if (!s.ejected_until_ms.compare_exchange_strong(until, now_ms + length)) return false;
     s.ejections.store(n + 1, std::memory_order_relaxed);
-    s.consecutive_failures.store(0, std::memory_order_relaxed);
     // Back from ejection, it ramps up like a server that came back up.
     s.available_since_ms.store(now_ms + length, std::memory_order_relaxed);
     generation_->fetch_add(1, std::memory_order_release);
@@ -136,6 +174,10 @@ void pool_state::connect_succeeded(std::size_t i, std::int64_t now_ms) noexcept 
     // Loads first: the common case writes nothing shared.
     if (s.consecutive_failures.load(std::memory_order_relaxed) != 0)
         s.consecutive_failures.store(0, std::memory_order_relaxed);
+    forgive(s, now_ms);
+}
+
+void pool_state::forgive(server_shared& s, std::int64_t now_ms) noexcept {
     if (s.ejections.load(std::memory_order_relaxed) != 0) {
         std::int64_t until = s.ejected_until_ms.load(std::memory_order_relaxed);
         if (now_ms - until >= config_->passive.max_ejection.count())

@@ -92,6 +92,13 @@ public:
     // this call ejected it, with *ejected_for_ms set.
     bool connect_failed(std::size_t i, std::int64_t now_ms, std::int64_t* ejected_for_ms) noexcept;
     void connect_succeeded(std::size_t i, std::int64_t now_ms) noexcept;
+    // Passive checks on HTTP answers: server `i` answered with `status`, or
+    // gave no usable answer (status 0: reset, closed, timed out, malformed).
+    // Counts consecutive 5xx and gateway failures (502, 503, 504, 0); may
+    // eject it like connect failures do. True when this call ejected it,
+    // with *ejected_for_ms and *reason set.
+    bool answer_seen(std::size_t i, std::uint16_t status, std::int64_t now_ms,
+                     std::int64_t* ejected_for_ms, const char** reason) noexcept;
 
     // Sessions waiting for a server slot, oldest first, as (generation << 32 |
     // slot); entries whose session moved on are skipped when popped.
@@ -105,6 +112,12 @@ public:
     std::int64_t last_refusal_log_ms = -100000;
 
 private:
+    // Ejects server `i` unless it is ejected already or max_ejected_percent
+    // forbids it; the time doubles with each ejection in a row.
+    bool eject(std::size_t i, std::int64_t now_ms, std::int64_t* ejected_for_ms) noexcept;
+    // A good result: ejections start over once the server has stayed up for
+    // max_ejection.
+    void forgive(server_shared& s, std::int64_t now_ms) noexcept;
     // Recomputes the effective weights from the shared state.
     void refresh(std::int64_t now_ms) noexcept;
 

@@ -23,6 +23,9 @@ struct server_shared {
     std::atomic<std::int64_t> available_since_ms{0};
     // Passive checks: failures in a row on real traffic, from every worker.
     std::atomic<std::uint32_t> consecutive_failures{0};
+    // HTTP answers in a row that were 5xx / gateway failures (all workers).
+    std::atomic<std::uint32_t> consecutive_5xx{0};
+    std::atomic<std::uint32_t> consecutive_gateway{0};
     // Ejected (no new connections) until this time; 0 = not ejected.
     std::atomic<std::int64_t> ejected_until_ms{0};
     // How many times in a row it was ejected (the ejection time doubles).

@@ -55,6 +55,8 @@ TEST_CASE("loader: a minimal file gets every default") {
     CHECK(p.servers[0].state == admin_state::active);
     CHECK_FALSE(p.health.has_value());
     CHECK(p.passive.consecutive_failures == 5);
+    CHECK(p.passive.consecutive_5xx == 0); // answers are not judged unless asked
+    CHECK(p.passive.consecutive_gateway_failures == 0);
     CHECK(p.passive.base_ejection == seconds(10));
     CHECK(p.passive.max_ejection == seconds(300));
     CHECK(p.passive.max_ejected_percent == 50);

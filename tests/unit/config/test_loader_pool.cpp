@@ -61,7 +61,7 @@ servers = [
   { address = "10.0.0.3:80", state = "disabled", slow_start = "0s" },
 ]
 health = { kind = "http", interval = "5s", timeout = "2s", fast_interval = "1s", jitter = "500ms", rise = 3, fall = 4, start = "down", method = "HEAD", path = "/healthz?full=1", host = "api.example.com", expect_status = [200, "300-399"], expect_body = "ok" }
-passive = { consecutive_failures = 7, base_ejection = "30s", max_ejection = "10m", max_ejected_percent = 25 }
+passive = { consecutive_failures = 7, consecutive_5xx = 5, consecutive_gateway_failures = 2, base_ejection = "30s", max_ejection = "10m", max_ejected_percent = 25 }
 queue = { size = 128, timeout = "250ms" }
 maglev = { table_size = 1009, bounded_load = 1.25 }
 )");
@@ -96,6 +96,8 @@ maglev = { table_size = 1009, bounded_load = 1.25 }
     CHECK(h.expect_status[1].high == 399);
     CHECK(h.expect_body == "ok");
     CHECK(p.passive.consecutive_failures == 7);
+    CHECK(p.passive.consecutive_5xx == 5);
+    CHECK(p.passive.consecutive_gateway_failures == 2);
     CHECK(p.passive.base_ejection == seconds(30));
     CHECK(p.passive.max_ejection == minutes(10));
     CHECK(p.passive.max_ejected_percent == 25);

@@ -202,3 +202,37 @@ TEST_CASE("pool: the queue is a bounded FIFO") {
     CHECK_FALSE(f.pool->peek(&e));
     CHECK(f.pool->queued() == 0);
 }
+
+TEST_CASE("passive: consecutive 5xx and gateway failures on answers eject; a good answer resets") {
+    fixture f({{1, false}, {1, false}, {1, false}, {1, false}});
+    auto& p = f.cfg().passive;
+    p.consecutive_5xx = 3;
+    p.consecutive_gateway_failures = 2;
+    p.base_ejection = std::chrono::seconds(10);
+    f.build();
+    std::int64_t len = 0;
+    const char* why = "";
+    // 5xx in a row, broken by a good answer: no ejection.
+    CHECK_FALSE(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(0, 200, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(0, 404, 1000, &len, &why)); // 4xx is the client's
+    CHECK_FALSE(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK(f.pool->answer_seen(0, 500, 1000, &len, &why));
+    CHECK(std::string(why) == "consecutive 5xx");
+    CHECK(len == 10000);
+    CHECK(f.spread(30, 1500)[0] == 0);
+    // Gateway failures: 502/503/504 or no usable answer (0); 500 is not one.
+    CHECK_FALSE(f.pool->answer_seen(1, 503, 1000, &len, &why));
+    CHECK_FALSE(f.pool->answer_seen(1, 500, 1000, &len, &why)); // breaks the gateway run
+    CHECK_FALSE(f.pool->answer_seen(1, 200, 1000, &len, &why)); // and this the 5xx run
+    CHECK_FALSE(f.pool->answer_seen(1, 0, 1000, &len, &why));
+    CHECK(f.pool->answer_seen(1, 504, 1000, &len, &why));
+    CHECK(std::string(why) == "consecutive gateway failures");
+    // Both off: answers are not even counted.
+    fixture g({{1, false}, {1, false}});
+    g.build();
+    for (int i = 0; i < 100; ++i) CHECK_FALSE(g.pool->answer_seen(0, 503, 1000, &len, &why));
+}
