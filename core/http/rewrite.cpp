@@ -133,7 +133,20 @@ std::size_t last_via(const head_common& h, bool keep_upgrade) noexcept {
 
 void write_request(const proto::http1::request_head& h, const request_rewrite& rw,
                    std::string& out) {
-    out.append(h.method).append(" ").append(h.target).append(" HTTP/1.");
+    // An absolute-form target (a request meant for a proxy) is routed by its
+    // authority (RFC 9112 3.2.2); as a gateway ringway forwards it in
+    // origin-form with Host set to that authority, so the server sees the
+    // host that was routed on, whatever Host the client also sent.
+    const bool absolute_form = !h.target.empty() && h.target.front() != '/' &&
+                               h.target != "*" && h.method != "CONNECT";
+    out.append(h.method).append(" ");
+    if (absolute_form) {
+        out.append(h.path);
+        if (!h.query.empty()) out.append("?").append(h.query);
+    } else {
+        out.append(h.target);
+    }
+    out.append(" HTTP/1.");
     out.push_back(static_cast<char>('0' + (h.version_minor == 0 ? 0 : 1)));
     out.append("\r\n");
 
@@ -146,7 +159,7 @@ void write_request(const proto::http1::request_head& h, const request_rewrite& r
     for (const header_field& f : h.headers) {
         if (hop_by_hop(f.name, h, rw.upgrade)) continue;
         switch (classify(f.name)) {
-        case request_field::host: has_host = true; break;
+        case request_field::host: has_host = !absolute_form; break;
         case request_field::xfp: has_xfp = true; break;
         case request_field::xfh: has_xfh = true; break;
         default: break;
@@ -163,6 +176,9 @@ void write_request(const proto::http1::request_head& h, const request_rewrite& r
         const header_field& f = h.headers[i];
         if (hop_by_hop(f.name, h, rw.upgrade)) continue;
         switch (classify(f.name)) {
+        case request_field::host:
+            if (absolute_form) continue; // replaced by the target's authority above
+            break;
         case request_field::xff: continue; // ours below (theirs folded in when trusted)
         case request_field::xfp:
         case request_field::xfh:

@@ -145,7 +145,8 @@ def load_cases(text: str, where: str):
         check(c["status"] == 0 or 400 <= c["status"] <= 599, f"{where}: case {c['name']}: status {c['status']}")
         check(c["status"] != 0 or "requests" in c, f"{where}: accepted case {c['name']} without 'requests'")
         out.append({"name": c["name"], "rfc": c.get("rfc", ""), "raw": expand(c["raw"]), "status": c["status"],
-                    "requests": c.get("requests", 0), "listener": c.get("listener", {})})
+                    "requests": c.get("requests", 0), "listener": c.get("listener", {}),
+                    "forwarded_target": c.get("forwarded_target"), "forwarded_host": c.get("forwarded_host")})
     names = [c["name"] for c in out]
     dup = {n for n in names if names.count(n) > 1}
     check(not dup, f"{where}: duplicate case names {sorted(dup)}")
@@ -211,7 +212,23 @@ def run_case(addr, backend, case):
             kind, length = "bad", 0
         if kind == "none" or (kind == "length" and length == 0):
             problems.append(f"a refused request reached the backend: {r.raw_head[:150]!r}")
+    if reqs and (case.get("forwarded_target") or case.get("forwarded_host")):
+        problems += forwarded_problems(case, reqs[0].raw_head)
     return "; ".join(problems) or None
+
+
+def forwarded_problems(case, raw_head: bytes):
+    """What the backend got differs from the case's forwarded_target (the
+    request-target) or forwarded_host (the one Host field it must carry)."""
+    lines = raw_head.decode("latin-1").split("\r\n")
+    target = lines[0].split(" ")[1] if len(lines[0].split(" ")) == 3 else None
+    hosts = [ln.split(":", 1)[1].strip() for ln in lines[1:] if ln.lower().startswith("host:")]
+    out = []
+    if case.get("forwarded_target") and target != case["forwarded_target"]:
+        out.append(f"forwarded target {target!r}, expected {case['forwarded_target']!r}")
+    if case.get("forwarded_host") and hosts != [case["forwarded_host"]]:
+        out.append(f"forwarded Host {hosts}, expected [{case['forwarded_host']!r}]")
+    return out
 
 
 def run_cases(cases):

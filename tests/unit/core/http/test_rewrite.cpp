@@ -105,6 +105,28 @@ TEST_CASE("http_rewrite: a plain GET gains X-Forwarded-* and keeps the rest as r
                  "\r\n");
 }
 
+TEST_CASE("http_rewrite: an absolute-form target goes out in origin-form, Host its authority") {
+    // Parsed as the parser does it: host = the target's authority (it wins).
+    auto h = request("GET", "http://a.example/x?y=1", 1, {{"Host", "b.example"}, {"Accept", "*/*"}});
+    h.host = "a.example";
+    h.path = "/x";
+    h.query = "y=1";
+    std::string out;
+    write_request(h, from("192.0.2.1"), out);
+    CHECK(out == "GET /x?y=1 HTTP/1.1\r\n"
+                 "Host: a.example\r\n"
+                 "Accept: */*\r\n"
+                 "X-Forwarded-For: 192.0.2.1\r\n"
+                 "X-Forwarded-Proto: http\r\n"
+                 "X-Forwarded-Host: a.example\r\n"
+                 "\r\n");
+    // "*" (OPTIONS) and CONNECT's authority-form are not absolute-form.
+    auto star = request("OPTIONS", "*", 1, {{"Host", "a.example"}});
+    std::string star_out;
+    write_request(star, from("192.0.2.1"), star_out);
+    CHECK(star_out.rfind("OPTIONS * HTTP/1.1\r\nHost: a.example\r\n", 0) == 0);
+}
+
 TEST_CASE("http_rewrite: Connection and every field it names are dropped") {
     auto h = request("POST", "/p", 1,
                      {{"Host", "a.test"},
@@ -234,10 +256,12 @@ TEST_CASE("http_rewrite: an HTTP/1.0 request without Host gets one and asks for 
                                            "Connection: keep-alive\r\n"
                                            "\r\n");
 
-    // Absolute-form: the parser took the host from the target.
+    // Absolute-form: the parser took the host from the target; it goes out
+    // in origin-form (RFC 9112 3.2.2).
     auto abs = request("GET", "http://a.test/x", 0, {{"Connection", "keep-alive"}});
     abs.host = "a.test";
-    CHECK(rewrite(abs, from("192.0.2.1")) == "GET http://a.test/x HTTP/1.0\r\n"
+    abs.path = "/x";
+    CHECK(rewrite(abs, from("192.0.2.1")) == "GET /x HTTP/1.0\r\n"
                                              "Host: a.test\r\n"
                                              "X-Forwarded-For: 192.0.2.1\r\n"
                                              "X-Forwarded-Proto: http\r\n"
