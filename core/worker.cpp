@@ -311,6 +311,7 @@ void worker::session_free(session& s) noexcept {
     // A client leaving with a healthy server connection parked between its
     // requests: the pool takes that connection.
     if (s.server.fd >= 0 && s.parked_pool != nullptr) upstream_->release(s, true);
+    if (http_->enabled()) http_->release_state(s);
     streams_.close(s.client, s.reset);
     streams_.close(s.server, s.reset);
     pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot frees

@@ -339,6 +339,9 @@ void http_protocol::on_sent(session& s, bool to_client, int res) noexcept {
         ctx_.flush(s, true);
         arm_server_recv(s);
         maybe_close(s);
+        // The last response is out: the idle spell may now be timed.
+        if (s.state == session_state::relaying && h.phase == http_phase::head && s.client.drained())
+            arm_timer(s);
         return;
     }
     s.pool->servers()[std::size_t(s.server_index)].stats.bytes_to_server.add(std::uint32_t(res));

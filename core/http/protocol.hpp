@@ -51,6 +51,9 @@ public:
         else arm_server_recv(s);
     }
 
+    // The session's slot is freed: its state goes to the spare list.
+    void release_state(const session& s) noexcept;
+
     // Worker upkeep: drain (keep-alive clients between requests close, the
     // others after their response), access-log writes and their completions.
     void drain() noexcept;
@@ -65,12 +68,26 @@ private:
     void arm_client_recv(session& s) noexcept;
     void arm_server_recv(session& s) noexcept;
     void arm_timer(session& s) noexcept;
-    // Between requests with a server connection parked.
-    bool parked_idle(const session& s) noexcept {
+    // Per-exchange state is attached while the connection is busy and goes
+    // back to a spare list after an idle spell, so an idle keep-alive client
+    // costs its slab entry and nothing more.
+    bool attached(const session& s) const noexcept { return states_[ctx_.slot_of(s)] != nullptr; }
+    // Attaches a state (spare or new) for a connection's next request, or
+    // its first (`first`). False when there was no memory.
+    bool attach(session& s, bool first) noexcept;
+    // Between requests with nothing pending, and something to give back
+    // after an idle spell: a parked server connection, or the state itself
+    // once the last response is all sent.
+    bool idle_spell_due(const session& s) noexcept {
         const http_state& h = state(s);
-        return s.parked_pool != nullptr && s.server.fd >= 0 && h.phase == http_phase::head &&
-               !h.head_bytes && !h.first_request;
+        return h.phase == http_phase::head && !h.head_bytes && !h.first_request &&
+               h.leftover_offset >= h.leftover.size() &&
+               (s.parked_pool != nullptr || s.client.drained());
     }
+    // After an idle spell: the parked server connection goes back to the
+    // pool and the state to the spare list.
+    void go_idle(session& s) noexcept;
+    void arm_idle_timer(session& s) noexcept;
     void on_recv_end(session& s, bool from_client, int res) noexcept;
     void client_bytes(session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
     bool client_body(session& s, std::uint16_t bid, const char* p, std::size_t n,
@@ -94,8 +111,12 @@ private:
     access_log* open_log(const std::string& where);
 
     worker_context& ctx_;
-    // Per slot (created on first use).
+    // Per slot: the state of a busy connection (nullptr: idle or free).
     std::vector<std::unique_ptr<http_state>> states_;
+    // States kept for reuse (at most spare_limit), so a warm worker does
+    // not allocate per request or per connection.
+    static constexpr std::size_t spare_limit = 64;
+    std::vector<std::unique_ptr<http_state>> spare_;
     // Per listener: routes, the pool of each route (the listener's pool
     // last, for requests no route matched), the access log (nullptr: none).
     std::vector<std::unique_ptr<route_table>> routes_;

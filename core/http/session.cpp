@@ -109,33 +109,71 @@ void http_state::next_exchange() noexcept {
 // ------------------------------------------------------------------ start
 
 void http_protocol::start(session& s) noexcept {
-    std::uint32_t slot = ctx_.slot_of(s);
-    if (!states_[slot]) {
-        try {
-            states_[slot] = std::make_unique<http_state>();
-        } catch (...) {
-            ctx_.close(s, true);
-            return;
-        }
-    }
-    http_state& h = state(s);
-    const config::listener& l = ctx_.config->listeners[s.listener];
     s.protocol = protocol_kind::http;
     s.reuse_server = true;
     s.state = session_state::relaying;
+    if (!attach(s, true)) {
+        ctx_.close(s, true);
+        return;
+    }
+    arm_timer(s);
+    arm_client_recv(s);
+}
+
+bool http_protocol::attach(session& s, bool first) noexcept {
+    std::unique_ptr<http_state>& p = states_[ctx_.slot_of(s)];
+    if (!p) {
+        if (!spare_.empty()) {
+            p = std::move(spare_.back());
+            spare_.pop_back();
+        } else {
+            try {
+                p = std::make_unique<http_state>();
+            } catch (...) {
+                return false;
+            }
+        }
+    }
+    http_state& h = *p;
+    const config::listener& l = ctx_.config->listeners[s.listener];
     h.request.set_limits(limits_of(l.http));
     h.next_exchange();
     h.leftover.clear();
     h.leftover_offset = 0;
-    h.first_request = true;
-    h.phase_since_ms = ctx_.now(); // the first head is due header_timeout after accept
+    h.first_request = first;
+    h.phase_since_ms = ctx_.now(); // a first head is due header_timeout after accept
     h.log = listener_log_[s.listener] != nullptr;
     try {
         describe_client(s.client.fd, h.client_ip, h.client_addr, &s.key);
     } catch (...) {
     }
-    arm_timer(s);
-    arm_client_recv(s);
+    return true;
+}
+
+void http_protocol::release_state(const session& s) noexcept {
+    std::unique_ptr<http_state>& p = states_[ctx_.slot_of(s)];
+    if (!p) return;
+    if (spare_.size() < spare_limit) spare_.push_back(std::move(p)); // capacity reserved
+    else p.reset();
+}
+
+void http_protocol::go_idle(session& s) noexcept {
+    // Its server connection first (it may be offered to the pool), then
+    // the state; the idle spell is timed from when the last exchange ended.
+    if (s.parked_pool != nullptr) ctx_.upstream->release(s, true);
+    if (!s.client.drained()) { // still sending the last response: keep the state
+        arm_timer(s);
+        return;
+    }
+    s.last_activity_ms = state(s).phase_since_ms;
+    release_state(s);
+    arm_idle_timer(s);
+}
+
+void http_protocol::arm_idle_timer(session& s) noexcept {
+    auto idle = ctx_.config->listeners[s.listener].idle_timeout.count();
+    if (idle > 0) ctx_.wheel->schedule(&s.idle_timer, s.last_activity_ms + idle);
+    else ctx_.wheel->cancel(&s.idle_timer);
 }
 
 // ------------------------------------------------------------- arming I/O
@@ -143,6 +181,10 @@ void http_protocol::start(session& s) noexcept {
 void http_protocol::arm_client_recv(session& s) noexcept {
     stream& c = s.client;
     if (c.recv_armed || c.eof || c.starved || s.state == session_state::closing) return;
+    if (!attached(s)) { // idle: waiting for a next request
+        ctx_.streams->arm_recv(c, false, true, ctx_.recv_ud(s, true));
+        return;
+    }
     http_state& h = state(s);
     bool want = false;
     switch (h.phase) {
@@ -159,7 +201,8 @@ void http_protocol::arm_client_recv(session& s) noexcept {
 
 void http_protocol::arm_server_recv(session& s) noexcept {
     stream& v = s.server;
-    if (v.recv_armed || v.eof || v.starved || v.fd < 0 || s.state != session_state::relaying)
+    if (v.recv_armed || v.eof || v.starved || v.fd < 0 || s.state != session_state::relaying ||
+        !attached(s))
         return;
     http_state& h = state(s);
     if (h.phase != http_phase::exchange || h.response_complete || s.client.out_bytes >= ctx_.queue_limit())
@@ -171,6 +214,10 @@ void http_protocol::arm_server_recv(session& s) noexcept {
 // ---------------------------------------------------------------- timers
 
 void http_protocol::arm_timer(session& s) noexcept {
+    if (!attached(s)) {
+        arm_idle_timer(s);
+        return;
+    }
     http_state& h = state(s);
     const config::listener& l = ctx_.config->listeners[s.listener];
     std::int64_t deadline = -1;
@@ -180,9 +227,9 @@ void http_protocol::arm_timer(session& s) noexcept {
             deadline = h.phase_since_ms + l.http.header_timeout.count();
         else if (l.idle_timeout.count() > 0)
             deadline = h.phase_since_ms + l.idle_timeout.count();
-        if (parked_idle(s)) {
-            std::int64_t unpark = h.phase_since_ms + park_ms;
-            deadline = deadline < 0 ? unpark : std::min(deadline, unpark);
+        if (idle_spell_due(s)) {
+            std::int64_t idle_spell = h.phase_since_ms + park_ms;
+            deadline = deadline < 0 ? idle_spell : std::min(deadline, idle_spell);
         }
         break;
     case http_phase::upstream: break; // connect timeout, queue timeout: their own timers
@@ -200,15 +247,26 @@ void http_protocol::arm_timer(session& s) noexcept {
 
 void http_protocol::on_timer(session& s) noexcept {
     if (s.state != session_state::relaying) return;
+    if (!attached(s)) {
+        auto idle = ctx_.config->listeners[s.listener].idle_timeout.count();
+        if (idle > 0 && ctx_.now() - s.last_activity_ms >= idle) {
+            ctx_.stats->idle_timeouts.add();
+            ctx_.close(s, false);
+        } else {
+            arm_idle_timer(s);
+        }
+        return;
+    }
     http_state& h = state(s);
     const config::listener& l = ctx_.config->listeners[s.listener];
     switch (h.phase) {
     case http_phase::head:
-        if (parked_idle(s) && ctx_.now() - h.phase_since_ms >= park_ms) {
+        if (idle_spell_due(s) && ctx_.now() - h.phase_since_ms >= park_ms) {
             // Idle for a while: its server connection goes back to the pool
-            // (which closes it past keepalive.max_idle).
-            ctx_.upstream->release(s, true);
-            break;
+            // (which closes it past keepalive.max_idle), its state to the
+            // spare list.
+            go_idle(s);
+            return;
         }
         if (!h.head_bytes && !h.first_request &&
             ctx_.now() - h.phase_since_ms < l.idle_timeout.count())
@@ -253,6 +311,11 @@ void http_protocol::on_timer(session& s) noexcept {
 void http_protocol::on_bytes(session& s, bool from_client, std::uint16_t bid,
                              std::uint32_t n) noexcept {
     s.last_activity_ms = ctx_.now();
+    if (!attached(s) && !attach(s, false)) { // the next request of an idle client
+        ctx_.buffers->recycle(bid);
+        ctx_.close(s, true);
+        return;
+    }
     if (from_client) client_bytes(s, bid, ctx_.buffers->data(bid), n);
     else server_bytes(s, bid, ctx_.buffers->data(bid), n);
 }
@@ -260,6 +323,10 @@ void http_protocol::on_bytes(session& s, bool from_client, std::uint16_t bid,
 // A side's receive ended without bytes: 0 (FIN) or -errno.
 void http_protocol::on_recv_end(session& s, bool from_client, int res) noexcept {
     stream& src = from_client ? s.client : s.server;
+    if (!attached(s)) { // an idle client left
+        ctx_.close(s, res != 0);
+        return;
+    }
     http_state& h = state(s);
     if (res == 0) src.eof = true;
     if (from_client) {

@@ -82,6 +82,10 @@ void http_protocol::drain() noexcept {
         if (s.protocol != protocol_kind::http || s.state == session_state::free ||
             s.state == session_state::closing)
             continue;
+        if (!attached(s)) { // idle between requests
+            ctx_.close(s, false);
+            continue;
+        }
         http_state& h = state(s);
         h.client_keep = false;
         if (h.phase == http_phase::head && !h.head_bytes && h.leftover_offset >= h.leftover.size())
@@ -111,7 +115,10 @@ http_protocol::http_protocol(worker_context& ctx, const config::root& cfg,
         route_pools_.push_back(std::move(by_route));
         listener_log_.push_back(log);
     }
-    if (any_http) states_.resize(max_sessions);
+    if (any_http) {
+        states_.resize(max_sessions);
+        spare_.reserve(spare_limit);
+    }
 }
 
 http_protocol::~http_protocol() {
