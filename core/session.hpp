@@ -11,6 +11,7 @@
 #pragma once
 
 #include <linux/time_types.h>
+#include <netinet/in.h>
 
 #include <cstdint>
 #include <vector>
@@ -24,6 +25,14 @@
 #include "core/upstream/pool.hpp"
 
 namespace ringway::core {
+
+// A client's address, kept with its session (the IP families; anything
+// else is "unix"): read once per connection, formatted when needed.
+union peer_address {
+    sa_family_t family;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+};
 
 // fd_wait: no descriptor for the server socket (EMFILE); retried on a timer.
 enum class session_state : std::uint8_t { free, queued, fd_wait, connecting, relaying, closing };
@@ -49,6 +58,9 @@ struct session {
     bool reap_queued = false;
     bool reuse_server = false;         // the protocol parks and pools server connections
     bool server_reused = false;        // the server connection came from the pool
+    // What is to be sent cannot be sent again (an HTTP request with a body):
+    // a parked connection is checked before it is reused, as pooled ones are.
+    bool reuse_needs_check = false;
     // Tags server-side operations: bumped when a session gives up a server
     // connection with operations outstanding, so their late completions are
     // recognised as stale (see worker_context::ud()).
@@ -59,6 +71,7 @@ struct session {
     int parked_index = -1;
     std::int64_t last_activity_ms = 0;
     std::uint64_t key = 0;             // balancing key (client address hash) for maglev
+    peer_address peer{};               // HTTP: the client's address (family 0: unknown)
     std::int64_t fd_wait_since_ms = 0; // first EMFILE on the server socket; 0 = none
     timer_node idle_timer;             // the protocol's timer; queue timeout while queued
     __kernel_timespec connect_ts{};

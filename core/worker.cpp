@@ -144,6 +144,12 @@ void worker::arm_tick() noexcept {
     std::int64_t earliest_new = wheel_.take_earliest_new();
     if (tick_armed_ && earliest_new >= tick_deadline_ms_) return;
     std::int64_t wait = wheel_.next_wait_ms(now);
+    // Pooled connections are swept once a second even when nothing else
+    // happens (keepalive.idle_timeout holds on a quiet worker too).
+    if (upstream_->idle_count() > 0) {
+        std::int64_t sweep = std::max<std::int64_t>(1, last_idle_sweep_ms_ + 1000 - now);
+        if (wait < 0 || sweep < wait) wait = sweep;
+    }
     if (wait < 0) return;
     std::int64_t deadline = now + wait;
     if (tick_armed_ && tick_deadline_ms_ <= deadline) return;

@@ -339,9 +339,11 @@ void http_protocol::on_sent(session& s, bool to_client, int res) noexcept {
         ctx_.flush(s, true);
         arm_server_recv(s);
         maybe_close(s);
-        // The last response is out: the idle spell may now be timed.
-        if (s.state == session_state::relaying && h.phase == http_phase::head && s.client.drained())
-            arm_timer(s);
+        // The last response is out and no next request has begun: the
+        // state goes back to the spare list until one does.
+        if (s.state == session_state::relaying && h.phase == http_phase::head && !h.head_bytes &&
+            !h.first_request && h.leftover_offset >= h.leftover.size() && s.client.drained())
+            rest(s);
         return;
     }
     s.pool->servers()[std::size_t(s.server_index)].stats.bytes_to_server.add(std::uint32_t(res));

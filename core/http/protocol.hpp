@@ -68,9 +68,10 @@ private:
     void arm_client_recv(session& s) noexcept;
     void arm_server_recv(session& s) noexcept;
     void arm_timer(session& s) noexcept;
-    // Per-exchange state is attached while the connection is busy and goes
-    // back to a spare list after an idle spell, so an idle keep-alive client
-    // costs its slab entry and nothing more.
+    // Per-exchange state is attached while a request is in flight and goes
+    // back to a spare list once its response is sent, so an idle keep-alive
+    // client costs its slab entry and nothing more; live states are bounded
+    // by the requests in flight.
     bool attached(const session& s) const noexcept { return states_[ctx_.slot_of(s)] != nullptr; }
     // Attaches a state (spare or new) for a connection's next request, or
     // its first (`first`). False when there was no memory.
@@ -87,6 +88,9 @@ private:
     // After an idle spell: the parked server connection goes back to the
     // pool and the state to the spare list.
     void go_idle(session& s) noexcept;
+    // Between requests with the last response sent: the state goes back to
+    // the spare list (an idle client then holds only its slab entry).
+    void rest(session& s) noexcept;
     void arm_idle_timer(session& s) noexcept;
     void on_recv_end(session& s, bool from_client, int res) noexcept;
     void client_bytes(session& s, std::uint16_t bid, const char* p, std::size_t n) noexcept;
@@ -115,7 +119,7 @@ private:
     std::vector<std::unique_ptr<http_state>> states_;
     // States kept for reuse (at most spare_limit), so a warm worker does
     // not allocate per request or per connection.
-    static constexpr std::size_t spare_limit = 64;
+    static constexpr std::size_t spare_limit = 256;
     std::vector<std::unique_ptr<http_state>> spare_;
     // Per listener: routes, the pool of each route (the listener's pool
     // last, for requests no route matched), the access log (nullptr: none).

@@ -22,6 +22,7 @@
 //   parsed (no smuggled second request).
 #include <algorithm>
 #include <arpa/inet.h>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -59,32 +60,37 @@ h1::limits limits_of(const config::http_options& o) noexcept {
     return l;
 }
 
-// The client's address as text ("ip" and "ip:port") and the maglev key.
-void describe_client(int fd, std::string& ip, std::string& addr, std::uint64_t* key) {
+// Reads the client's address once per connection into the session, with the
+// maglev key.
+void remember_client(session& s) noexcept {
     sockaddr_storage ss{};
-    ip.clear();
-    addr.clear();
-    *key = 0;
-    if (!stream_io::peer_address(fd, &ss)) return;
+    s.peer.family = AF_UNSPEC;
+    s.key = 0;
+    if (!stream_io::peer_address(s.client.fd, &ss)) return;
+    if (ss.ss_family == AF_INET) s.peer.v4 = *reinterpret_cast<const sockaddr_in*>(&ss);
+    else if (ss.ss_family == AF_INET6) s.peer.v6 = *reinterpret_cast<const sockaddr_in6*>(&ss);
+    else s.peer.family = AF_UNIX;
+    s.key = client_key(ss);
+}
+
+// The client's address as text ("ip" and "ip:port"), into the strings'
+// storage (no allocation once they have grown to an address's size).
+void describe_client(const peer_address& peer, std::string& ip, std::string& addr) {
     char text[INET6_ADDRSTRLEN] = "";
-    unsigned port = 0;
-    if (ss.ss_family == AF_INET) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-        inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
-        port = ntohs(sin->sin_port);
-        ip = text;
-        addr = ip + ":" + std::to_string(port);
-    } else if (ss.ss_family == AF_INET6) {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
-        port = ntohs(sin6->sin6_port);
-        ip = text;
-        addr = "[" + ip + "]:" + std::to_string(port);
+    char port[8];
+    std::size_t port_len = 0;
+    if (peer.family == AF_INET || peer.family == AF_INET6) {
+        bool v4 = peer.family == AF_INET;
+        if (v4) inet_ntop(AF_INET, &peer.v4.sin_addr, text, sizeof text);
+        else inet_ntop(AF_INET6, &peer.v6.sin6_addr, text, sizeof text);
+        unsigned p = ntohs(v4 ? peer.v4.sin_port : peer.v6.sin6_port);
+        port_len = std::size_t(std::to_chars(port, port + sizeof port, p).ptr - port);
+        ip.assign(text);
+        addr.assign(v4 ? "" : "[").append(ip).append(v4 ? ":" : "]:").append(port, port_len);
     } else {
-        ip = "unix";
-        addr = "unix";
+        ip.assign(peer.family == AF_UNIX ? "unix" : "");
+        addr.assign(ip);
     }
-    *key = client_key(ss);
 }
 
 } // namespace
@@ -143,8 +149,9 @@ bool http_protocol::attach(session& s, bool first) noexcept {
     h.first_request = first;
     h.phase_since_ms = ctx_.now(); // a first head is due header_timeout after accept
     h.log = listener_log_[s.listener] != nullptr;
+    if (first) remember_client(s);
     try {
-        describe_client(s.client.fd, h.client_ip, h.client_addr, &s.key);
+        describe_client(s.peer, h.client_ip, h.client_addr);
     } catch (...) {
     }
     return true;
@@ -165,15 +172,27 @@ void http_protocol::go_idle(session& s) noexcept {
         arm_timer(s);
         return;
     }
+    rest(s);
+}
+
+// Between requests with no state attached: last_activity_ms is when the
+// last exchange ended; the parked server connection goes back after
+// park_ms, the client after idle_timeout.
+void http_protocol::arm_idle_timer(session& s) noexcept {
+    auto idle = ctx_.config->listeners[s.listener].idle_timeout.count();
+    std::int64_t deadline = idle > 0 ? s.last_activity_ms + idle : -1;
+    if (s.parked_pool != nullptr) {
+        std::int64_t unpark = s.last_activity_ms + park_ms;
+        deadline = deadline < 0 ? unpark : std::min(deadline, unpark);
+    }
+    if (deadline < 0) ctx_.wheel->cancel(&s.idle_timer);
+    else ctx_.wheel->schedule(&s.idle_timer, deadline);
+}
+
+void http_protocol::rest(session& s) noexcept {
     s.last_activity_ms = state(s).phase_since_ms;
     release_state(s);
     arm_idle_timer(s);
-}
-
-void http_protocol::arm_idle_timer(session& s) noexcept {
-    auto idle = ctx_.config->listeners[s.listener].idle_timeout.count();
-    if (idle > 0) ctx_.wheel->schedule(&s.idle_timer, s.last_activity_ms + idle);
-    else ctx_.wheel->cancel(&s.idle_timer);
 }
 
 // ------------------------------------------------------------- arming I/O
@@ -249,6 +268,8 @@ void http_protocol::on_timer(session& s) noexcept {
     if (s.state != session_state::relaying) return;
     if (!attached(s)) {
         auto idle = ctx_.config->listeners[s.listener].idle_timeout.count();
+        if (s.parked_pool != nullptr && ctx_.now() - s.last_activity_ms >= park_ms)
+            ctx_.upstream->release(s, true); // back to the pool (max_idle kept)
         if (idle > 0 && ctx_.now() - s.last_activity_ms >= idle) {
             ctx_.stats->idle_timeouts.add();
             ctx_.close(s, false);
@@ -537,6 +558,7 @@ bool http_protocol::on_request_head(session& s) noexcept {
     h.client_http10 = rq.version_minor == 0;
     h.client_keep = rq.keep_alive && !ctx_.draining;
     h.retryable = rq.body == h1::framing::none;
+    s.reuse_needs_check = !h.retryable;
     if (l.http.max_body_size > 0 && rq.body == h1::framing::length &&
         rq.content_length > l.http.max_body_size) {
         ctx_.stats->http_bad_requests.add();

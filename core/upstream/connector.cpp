@@ -86,6 +86,15 @@ void connector::connect_to(session& s, int idx) noexcept {
             idle = s.server.fd;
             s.parked_pool = nullptr;
             s.parked_index = -1;
+            // A request that could be sent again rides a parked connection
+            // unchecked (a closed one is retried unseen); one that could not
+            // goes on it only when the server has not closed it meanwhile.
+            if (s.reuse_needs_check && !ctx_.streams->idle_usable(idle)) {
+                ctx_.streams->close_fd(idle); // its queue (the request) stays
+                s.server.fd = -1;
+                s.server.eof = s.server.shut = s.server.starved = s.server.paused = false;
+                idle = -1;
+            }
         } else if (s.parked_pool != nullptr) {
             release(s, true);
         }
@@ -252,6 +261,7 @@ int connector::take_idle(pool_state& pool, std::size_t idx) noexcept {
     while (!srv.idle.empty()) {
         idle_connection c = srv.idle.back();
         srv.idle.pop_back();
+        --idle_count_;
         if (ctx_.now() - c.since_ms < ka.idle_timeout.count() && ctx_.streams->idle_usable(c.fd))
             return c.fd;
         ctx_.streams->close_fd(c.fd);
@@ -296,6 +306,7 @@ void connector::offer_idle(pool_state& pool, std::size_t idx, int fd, bool keep)
     if (keep && !ctx_.draining && srv.idle.size() < pool.config().keepalive.max_idle) {
         try {
             srv.idle.push_back(idle_connection{fd, ctx_.now()});
+            ++idle_count_;
             return;
         } catch (...) {
         }
@@ -326,6 +337,7 @@ void connector::sweep_idle() noexcept {
                 if (ctx_.now() - c.since_ms >= limit) ctx_.streams->close_fd(c.fd);
                 else srv.idle[keep++] = c;
             }
+            idle_count_ -= srv.idle.size() - keep;
             srv.idle.resize(keep);
         }
     }
@@ -337,6 +349,7 @@ void connector::close_idle() noexcept {
             for (const auto& c : srv.idle) ctx_.streams->close_fd(c.fd);
             srv.idle.clear();
         }
+    idle_count_ = 0;
 }
 
 } // namespace ringway::core

@@ -54,6 +54,8 @@ public:
     void sweep_idle() noexcept;
     // Closes every pooled connection (drain).
     void close_idle() noexcept;
+    // Pooled connections this worker holds now.
+    std::size_t idle_count() const noexcept { return idle_count_; }
 
 private:
     void connect_to(session& s, int idx) noexcept;
@@ -65,6 +67,7 @@ private:
     worker_context& ctx_;
     std::vector<std::unique_ptr<pool_state>> pools_;   // as config pools, in map order
     std::vector<pool_state*> listener_pool_;           // per config listener
+    std::size_t idle_count_ = 0;                       // sum of every server's idle list
 };
 
 } // namespace ringway::core
