@@ -609,8 +609,67 @@ std::optional<std::pair<std::size_t, std::size_t>> too_deep(std::string_view tex
 
 } // namespace
 
+// The 1-based line and column of the first byte TOML cannot take in any
+// place (a NUL, or a byte that is not part of well-formed UTF-8), with what
+// it is. toml11 3.7 is not given such text: it reads out of bounds on
+// invalid UTF-8 inside a literal string, and a NUL cuts its messages short.
+struct bad_byte {
+    std::size_t line = 0;
+    std::size_t column = 0;
+    std::string what;
+};
+
+std::optional<bad_byte> first_bad_byte(std::string_view text) {
+    std::size_t line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t n = 0;          // continuation bytes
+        unsigned char low = 0x80;   // the first continuation's range (overlongs, surrogates)
+        unsigned char high = 0xbf;
+        if (c == 0) {
+            return bad_byte{line, i - line_start + 1, "a NUL byte (TOML allows none)"};
+        } else if (c < 0x80) {
+            n = 0;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0) low = 0xa0;
+            if (c == 0xed) high = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0) low = 0x90;
+            if (c == 0xf4) high = 0x8f;
+        } else {
+            n = 4; // never valid as a first byte
+        }
+        bool ok = n < 4 && i + n < text.size() + (n == 0 ? 1 : 0);
+        for (std::size_t k = 1; ok && k <= n; ++k) {
+            const auto d = static_cast<unsigned char>(text[i + k]);
+            ok = k == 1 ? (d >= low && d <= high) : (d >= 0x80 && d <= 0xbf);
+        }
+        if (!ok) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02X", c);
+            return bad_byte{line, i - line_start + 1,
+                            std::string("invalid UTF-8 (byte ") + hex + "; a TOML file is UTF-8 text)"};
+        }
+        if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+        }
+        i += n + 1;
+    }
+    return std::nullopt;
+}
+
 load_result load_string(const std::string& text, const std::string& name) {
     try {
+        if (const auto bad = first_bad_byte(text)) {
+            return load_error{name + ":" + std::to_string(bad->line) + ":" +
+                              std::to_string(bad->column) + ": syntax error: " + bad->what};
+        }
         if (const auto deep = too_deep(text)) {
             return load_error{name + ":" + std::to_string(deep->first) + ":" +
                               std::to_string(deep->second) +

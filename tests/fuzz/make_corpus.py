@@ -1,18 +1,34 @@
 #!/usr/bin/env python3
-"""Writes the fuzz_http1 seed corpus (tests/fuzz/corpus/http1/) from the
-conformance tables: each small case becomes one file, prefixed with the two
-bytes fuzz_http1 reads first (flags, split point). Run from anywhere:
-    python3 tests/fuzz/make_corpus.py
+"""Writes the seed corpora of the fuzz targets, each file one seed:
+  tests/fuzz/corpus/http1/   fuzz_http1: the conformance tables' cases, each
+                             prefixed with the two bytes fuzz_http1 reads first
+                             (flags, split point);
+  tests/fuzz/corpus/config/  fuzz_config: systemd/ringway.toml, the README's
+                             TOML examples, and the TOML texts of the loader's
+                             unit tests (tests/unit/config/);
+  tests/fuzz/corpus/route/   fuzz_route: route-set bytes (see fuzz_route.cpp)
+                             before request heads from the conformance table
+                             and a few aimed at the fixed match lists.
+Run from anywhere, naming the corpora to rewrite (default: all three):
+    python3 tests/fuzz/make_corpus.py [http1] [config] [route]
 """
+import hashlib
 import pathlib
 import re
+import sys
 import tomllib
 
 root = pathlib.Path(__file__).resolve().parents[2]
-out = root / "tests/fuzz/corpus/http1"
-out.mkdir(parents=True, exist_ok=True)
-for old in out.iterdir():
-    old.unlink()
+corpus = root / "tests/fuzz/corpus"
+
+
+def fresh(name: str) -> pathlib.Path:
+    out = corpus / name
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        old.unlink()
+    return out
+
 
 repeat = re.compile(r"\{(.)\*(\d+)\}", re.S)
 
@@ -21,23 +37,88 @@ def expand(raw: str) -> bytes:
     return repeat.sub(lambda m: m.group(1) * int(m.group(2)), raw).encode("utf-8")
 
 
-methods = {"GET": 0, "HEAD": 1, "CONNECT": 2}
-count = 0
 requests = tomllib.loads((root / "tests/conformance/http1_requests.toml").read_text())
-for i, case in enumerate(requests["case"]):
-    raw = expand(case["raw"])
-    if len(raw) > 600:
-        continue
-    flags = 0x02 if i % 5 == 0 else 0x00   # some with the small limits
-    flags |= 0x01 if i % 7 == 0 else 0x00  # some with bare LF allowed
-    (out / f"req-{case['name']}").write_bytes(bytes([flags, (i * 37) % 256]) + raw)
-    count += 1
 responses = tomllib.loads((root / "tests/conformance/http1_responses.toml").read_text())
-for i, case in enumerate(responses["response_case"]):
-    raw = expand(case["raw"])
-    if len(raw) > 600:
-        continue
-    flags = 0x04 | (methods[case.get("method", "GET")] << 3)
-    (out / f"resp-{case['name']}").write_bytes(bytes([flags, (i * 53) % 256]) + raw)
-    count += 1
-print(f"{count} seeds in {out.relative_to(root)}")
+
+
+def http1() -> None:
+    out = fresh("http1")
+    methods = {"GET": 0, "HEAD": 1, "CONNECT": 2}
+    count = 0
+    for i, case in enumerate(requests["case"]):
+        raw = expand(case["raw"])
+        if len(raw) > 600:
+            continue
+        flags = 0x02 if i % 5 == 0 else 0x00   # some with the small limits
+        flags |= 0x01 if i % 7 == 0 else 0x00  # some with bare LF allowed
+        (out / f"req-{case['name']}").write_bytes(bytes([flags, (i * 37) % 256]) + raw)
+        count += 1
+    for i, case in enumerate(responses["response_case"]):
+        raw = expand(case["raw"])
+        if len(raw) > 600:
+            continue
+        flags = 0x04 | (methods[case.get("method", "GET")] << 3)
+        (out / f"resp-{case['name']}").write_bytes(bytes([flags, (i * 53) % 256]) + raw)
+        count += 1
+    print(f"{count} seeds in {out.relative_to(root)}")
+
+
+# C++ raw string literals, R"(...)" or R"toml(...)toml".
+raw_literal = re.compile(r'R"([A-Za-z_]*)\((.*?)\)\1"', re.S)
+
+
+def config() -> None:
+    out = fresh("config")
+    seeds = {"systemd-ringway.toml": (root / "systemd/ringway.toml").read_bytes()}
+    readme = (root / "README.md").read_text()
+    for i, block in enumerate(re.findall(r"```toml\n(.*?)```", readme, re.S)):
+        seeds[f"readme-{i}.toml"] = block.encode()
+    for test in sorted((root / "tests/unit/config").glob("test_*.cpp")):
+        texts = [m.group(2) for m in raw_literal.finditer(test.read_text())]
+        # The tests append fragments to a base file (their first literal, or
+        # loader_test_util.hpp's `minimal`): seed the fragment whole, too.
+        base = texts[0] if texts and texts[0].startswith("[") else ""
+        for i, text in enumerate(texts):
+            seeds[f"{test.stem}-{i}.toml"] = text.encode()
+            if base and i > 0 and not text.startswith("["):
+                seeds[f"{test.stem}-{i}-on-base.toml"] = (base + text).encode()
+    for name, text in seeds.items():
+        (out / name).write_bytes(text)
+    print(f"{len(seeds)} seeds in {out.relative_to(root)}")
+
+
+def route() -> None:
+    out = fresh("route")
+    # Route sets: (flags, [(hosts, path, methods+header) per route]); see
+    # fuzz_route.cpp for the bit layout and the lists the bits index.
+    sets = [
+        (0x04, [(0x00, 0x00, 0x00)]),                                  # match-all, default pool
+        (0x01, [(0x03, 0x05, 0x00), (0x02, 0x00, 0x00)]),              # api host + /api/ prefix; suffix
+        (0x06, [(0x00, 0x03, 0x09), (0x00, 0x0e, 0x01), (0x0a, 0x00, 0x10)]),
+        (0x03, [(0x00, 0x07, 0x00), (0x00, 0x0b, 0x00), (0x00, 0x13, 0x00), (0x00, 0x00, 0x00)]),
+        (0x0c, [(0x3c, 0x0a, 0x04)]),                                  # [::1] or 127.0.0.1, /health exact
+        (0x05, [(0x1a, 0x1b, 0x30), (0x00, 0x17, 0x38)]),
+    ]
+    heads = [expand(c["raw"]) for c in requests["case"] if len(expand(c["raw"])) <= 600]
+    heads += [
+        b"GET /api/users/12 HTTP/1.1\r\nHost: api.example.com\r\nX-Canary: 1\r\n\r\n",
+        b"POST /users/42 HTTP/1.1\r\nHost: a.example.com:8080\r\nContent-Length: 0\r\n\r\n",
+        b"HEAD /health HTTP/1.1\r\nHost: [::1]:80\r\nAccept: */*\r\n\r\n",
+        b"GET http://EXAMPLE.com./img/a.png HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: x.b.c\r\nCookie: a=b\r\nX-Empty:\r\n\r\n",
+        b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n",
+        b"GET /ADMIN/x HTTP/1.0\r\n\r\nGET /abac HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ]
+    count = 0
+    for i, head in enumerate(heads):
+        flags, routes = sets[i % len(sets)]
+        prefix = bytes([flags]) + b"".join(bytes(r) for r in routes)
+        data = prefix + head
+        (out / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
+        count += 1
+    print(f"{count} seeds in {out.relative_to(root)}")
+
+
+writers = {"http1": http1, "config": config, "route": route}
+for name in sys.argv[1:] or list(writers):
+    writers[name]()

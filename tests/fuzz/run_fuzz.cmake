@@ -1,5 +1,6 @@
 # Runs one libFuzzer target for SECONDS from a scratch copy of CORPUS.
 # cmake -DFUZZER=... -DCORPUS=... -DDICT=... -DWORKDIR=... -DSECONDS=... -P run_fuzz.cmake
+# Each input gets at most 5 s (a hang), the process at most 2 GiB (a leak).
 file(REMOVE_RECURSE ${WORKDIR})
 file(MAKE_DIRECTORY ${WORKDIR}/corpus ${WORKDIR}/artifacts)
 file(GLOB seeds ${CORPUS}/*)
@@ -9,7 +10,7 @@ execute_process(
         -dict=${DICT}
         -max_total_time=${SECONDS}
         -rss_limit_mb=2048
-        -timeout=10
+        -timeout=5
         -print_final_stats=1
         -artifact_prefix=${WORKDIR}/artifacts/
     RESULT_VARIABLE rc)

@@ -231,6 +231,21 @@ TEST_CASE("loader: a TOML syntax error becomes one line with its position") {
     CHECK(lines_of(msg) == 1);
 }
 
+TEST_CASE("loader: a NUL or invalid UTF-8 is refused at its position before TOML parsing") {
+    // toml11 reads out of bounds on invalid UTF-8 in a literal string and
+    // loses the position of a NUL (found by tests/fuzz/fuzz_config).
+    CHECK(load_bad("[runtime]\nx = '\xff'\n") ==
+          "t.toml:2:6: syntax error: invalid UTF-8 (byte 0xFF; a TOML file is UTF-8 text)");
+    CHECK(has(load_bad("a = '''\xc3'''\n"), "t.toml:1:8: syntax error: invalid UTF-8 (byte 0xC3"));
+    CHECK(has(load_bad("a = \"\xed\xa0\x80\"\n"), "t.toml:1:6: syntax error: invalid UTF-8"));  // surrogate
+    CHECK(has(load_bad("a = \"\xc0\xaf\"\n"), "t.toml:1:6: syntax error: invalid UTF-8"));      // overlong
+    CHECK(load_bad(std::string("a = \"x\0y\"\n", 11)) ==
+          "t.toml:1:7: syntax error: a NUL byte (TOML allows none)");
+    // Well-formed UTF-8 of every length still loads.
+    CHECK(has(load_bad("# \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n[runtime]\nworkers = \"atuo\"\n"),
+              "t.toml:3:11: runtime.workers"));
+}
+
 TEST_CASE("loader: a table defined twice points at the second one") {
     const std::string msg = load_bad(std::string(minimal) + "[pools.web]\n");
     CHECK(has(msg, "t.toml:8:1: syntax error: table (\"pools.web\") already exists"));
