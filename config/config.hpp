@@ -40,7 +40,9 @@ struct runtime {
 enum class protocol_kind { tcp, http };
 
 // A header match of a route: `name` present, or present with exactly `value`
-// (the value compared case-sensitively after trimming, the name not).
+// in every field of that name (the value compared case-sensitively after
+// trimming, the name not): a request that repeats the header with another
+// value does not match, since a server may read either.
 struct header_match {
     std::string name;                  // lower-cased by the loader
     std::optional<std::string> value;  // none: presence is enough

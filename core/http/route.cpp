@@ -100,15 +100,20 @@ struct route_table::compiled {
         return false;
     }
 
+    // A value match needs every field of that name to have the value: with
+    // "X-Env: canary" and "X-Env: prod" both sent, a server may read either,
+    // so a route on canary must not take it.
     bool headers_ok(const std::vector<proto::http1::header_field>& fields) const noexcept {
         for (const auto& want : source->headers) {
             bool found = false;
             for (const auto& f : fields) {
-                if (proto::ascii_iequals(f.name, want.name) &&
-                    (!want.value || f.value == *want.value)) {
-                    found = true;
-                    break;
+                if (!proto::ascii_iequals(f.name, want.name)) {
+                    continue;
                 }
+                if (want.value && f.value != *want.value) {
+                    return false;
+                }
+                found = true;
             }
             if (!found) {
                 return false;
@@ -139,6 +144,29 @@ struct route_table::compiled {
         return !regex || RE2::FullMatch(re2::StringPiece(h.path.data(), h.path.size()), *regex);
     }
 };
+
+bool has_dot_segment(std::string_view path) noexcept {
+    while (!path.empty()) {
+        const std::size_t slash = path.find('/');
+        std::string_view seg = path.substr(0, slash);
+        path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+        std::size_t dots = 0;
+        bool other = seg.empty();
+        for (std::size_t i = 0; i < seg.size() && !other; ++i) {
+            if (seg[i] == '.') {
+                ++dots;
+            } else if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' &&
+                       (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+                ++dots;
+                i += 2;
+            } else {
+                other = true;
+            }
+        }
+        if (!other && (dots == 1 || dots == 2)) return true;
+    }
+    return false;
+}
 
 route_table::route_table(const config::listener& l) : listener_(&l) {
     routes_.reserve(l.http.routes.size());

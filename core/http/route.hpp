@@ -14,6 +14,11 @@
 
 namespace ringway::core {
 
+// Whether `path` has a "." or ".." segment, written as such or with %2e
+// (RFC 3986 3.3, 5.2.4). Routes compare paths as sent; such a path would be
+// another path to a server that resolves it.
+bool has_dot_segment(std::string_view path) noexcept;
+
 class route_table {
 public:
     // `l` must outlive the table (it is part of the worker's config snapshot).

@@ -566,6 +566,15 @@ bool http_protocol::on_request_head(session& s) noexcept {
         error(s, 413, "request body larger than max_body_size");
         return false;
     }
+    if (has_dot_segment(rq.path)) {
+        // "/public/../admin" would match path_prefix "/public/" here and be
+        // /admin to a server that resolves it (RFC 3986 5.2.4): refused, so
+        // the path routed on is the path the server acts on.
+        ctx_.stats->http_bad_requests.add();
+        h.termination = "bad_request";
+        error(s, 400, "dot-segment in the request path");
+        return false;
+    }
     const route_table& table = *routes_[s.listener];
     h.route = table.find(rq);
     if (h.route < 0) {

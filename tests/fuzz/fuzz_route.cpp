@@ -115,10 +115,15 @@ bool model_matches(const config::route& r, const request_head& h) {
         return false;
     if (!model_host(r, h.host)) return false;
     for (const auto& want : r.headers) {
+        // Present; with a value, every field of that name carries it.
         bool any = false;
-        for (const auto& f : h.headers)
-            any = any || (iequals(f.name, want.name) && (!want.value || f.value == *want.value));
-        if (!any) return false;
+        bool all_equal = true;
+        for (const auto& f : h.headers) {
+            if (!iequals(f.name, want.name)) continue;
+            any = true;
+            all_equal = all_equal && (!want.value || f.value == *want.value);
+        }
+        if (!any || !all_equal) return false;
     }
     if (!r.path_regex.empty()) {
         RE2::Options options;

@@ -210,6 +210,8 @@ TEST_CASE("http1 conformance: request table") {
         const std::string raw = expand_repeats(toml::find<std::string>(c, "raw"));
         const int status = toml::find<int>(c, "status");
         CHECK(std::set<int>{0, 400, 413, 414, 431, 501, 505}.count(status) == 1);
+        // Refused by the proxy's routing, not by the parser (integration test).
+        if (toml::find_or<std::string>(c, "layer", "") == "proxy") continue;
         if (status == 0) {
             CHECK_MESSAGE(c.contains("requests"), "accepted cases say how many requests");
             ++accepted;
