@@ -30,6 +30,7 @@ What this module gives a test file:
 from __future__ import annotations
 
 import atexit
+import mmap
 import os
 import re
 import shutil
@@ -884,3 +885,39 @@ def http_config(listeners, pools, runtime=None) -> str:
         out += [f"  {toml_inline(s)}," for s in srv]
         out.append("]")
     return "\n".join(out) + "\n"
+
+
+# -- shared by the hostile, idle and soak tests --------------------------------
+
+def fds_to(pid: int, ports) -> tuple[int, int]:
+    """(descriptors of `pid`, those of them that are TCP sockets connected to
+    one of `ports`, whatever their state: ringway's connections to the
+    backend, pooled or in use, even one the backend has closed), from
+    /proc/PID/fd and /proc/net/tcp (socket inodes)."""
+    want = {f"{p:04X}" for p in ports}
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[2].rsplit(":", 1)[1] in want:
+                inodes.add(parts[9])
+    total = to = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        total += 1
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            to += 1
+    return total, to
+
+
+def under_asan(path):
+    """True when `path` is built with AddressSanitizer."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return m.find(b"__asan_init") >= 0
+    except (OSError, ValueError):
+        return False

@@ -55,7 +55,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, http_config, log, open_fds, run_tests, start_backend, start_ringway,  # noqa: E402
+from harness import (fds_to, check, http_config, log, open_fds, run_tests, start_backend, start_ringway,  # noqa: E402
                      tmp_dir, wait_until)
 from httpservers import http_client, parse_head, request_bytes  # noqa: E402
 
@@ -66,31 +66,6 @@ POST_SHARE = 0.7
 MAX_BODY = 512
 SERVER_503_BODY = b"injected fault\n"   # ringway-backend's --fault-5xx answer
 CLIENT_TIMEOUT = 30.0
-
-
-def fds_to(pid: int, ports) -> tuple[int, int]:
-    """(descriptors of `pid`, those of them that are TCP sockets connected to
-    one of `ports`, whatever their state: ringway's connections to the
-    backend, pooled or in use, even one the backend has closed), from
-    /proc/PID/fd and /proc/net/tcp (socket inodes)."""
-    want = {f"{p:04X}" for p in ports}
-    inodes = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[2].rsplit(":", 1)[1] in want:
-                inodes.add(parts[9])
-    total = to = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        total += 1
-        if link.startswith("socket:[") and link[8:-1] in inodes:
-            to += 1
-    return total, to
 
 
 def body_for(rid: str, size: int) -> bytes:

@@ -42,7 +42,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, http_config, log, open_fds, rss_kib, run_tests, skip, start_backend,  # noqa: E402
+from harness import (fds_to, check, http_config, log, open_fds, rss_kib, run_tests, skip, start_backend,  # noqa: E402
                      start_ringway, wait_until)
 from httpservers import http_client, read_response, reader  # noqa: E402
 
@@ -85,31 +85,6 @@ def idle_clients_for(rw, hard) -> int:
         skip(f"RLIMIT_NOFILE {hard} lets ringway hold {slab} sessions: fewer than {MIN_IDLE_CLIENTS} idle "
              "clients (raise the hard limit)")
     return n
-
-
-def fds_to(pid: int, ports) -> tuple[int, int]:
-    """(descriptors of `pid`, those of them that are TCP sockets connected to
-    one of `ports`, whatever their state: ringway's connections to the
-    backend, pooled or in use, even one the backend has closed), from
-    /proc/PID/fd and /proc/net/tcp (socket inodes)."""
-    want = {f"{p:04X}" for p in ports}
-    inodes = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[2].rsplit(":", 1)[1] in want:
-                inodes.add(parts[9])
-    total = to = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        total += 1
-        if link.startswith("socket:[") and link[8:-1] in inodes:
-            to += 1
-    return total, to
 
 
 def check_answer(r, what):

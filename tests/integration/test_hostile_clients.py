@@ -23,7 +23,6 @@ CAP_SYS_ADMIN) or `ip` is missing; slow-read is skipped without slowhttptest
 """
 
 import json
-import mmap
 import os
 import shutil
 import subprocess
@@ -31,7 +30,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SOURCE_DIR, Process, backend_bin, check, forced_io_engine, log,  # noqa: E402
+from harness import (under_asan, SOURCE_DIR, Process, backend_bin, check, forced_io_engine, log,  # noqa: E402
                      ringway_bin, run_tests, skip, tmp_dir)
 
 HOSTILE = os.path.join(SOURCE_DIR, "bench", "hostile")
@@ -56,15 +55,6 @@ def require_netns():
              "CAP_SYS_ADMIN")
     if find_tool("ip") is None:
         skip("ip (iproute2) not found: bench/hostile sets the namespace's loopback MTU with it")
-
-
-def under_asan(path):
-    """True when `path` is built with AddressSanitizer."""
-    try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(b"__asan_init") >= 0
-    except (OSError, ValueError):
-        return False
 
 
 def run_hostile(scenario):

@@ -13,7 +13,6 @@ the rest is noise), measured 3 s after the last one was answered. Not checked
 under AddressSanitizer (shadow memory and quarantine are not ringway's); the
 backend connections are checked either way."""
 
-import mmap
 import os
 import resource
 import socket
@@ -22,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (check, http_config, log, ringway_bin, rss_kib, run_tests,  # noqa: E402
+from harness import (under_asan, check, http_config, log, ringway_bin, rss_kib, run_tests,  # noqa: E402
                      start_backend, start_ringway)
 from httpservers import http_server  # noqa: E402
 
@@ -58,15 +57,6 @@ def one_request(sock):
     if " 200 " not in status:
         raise ValueError(status)
     return status
-
-
-def under_asan(path):
-    """True when `path` is built with AddressSanitizer."""
-    try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(b"__asan_init") >= 0
-    except (OSError, ValueError):
-        return False
 
 
 def backend_connections(port):
