@@ -778,12 +778,12 @@ def run_tests(namespace: dict, timeout=DEFAULT_TEST_TIMEOUT, needs_ringway=True,
     definition order, each under a `timeout` s alarm. Prints one line per test
     (with the tail of every process it started when it fails) and `N passed, N
     failed, N skipped` last. Exits 1 on any failure, 77 when every test
-    skipped, else 0. RINGWAY_ITEST_ONLY=test_name runs one test."""
+    skipped, else 0. RINGWAY_ITEST_ONLY=test_name (or a comma list) runs those."""
     global _in_runner, _alarm_seconds
     require_binaries(ringway=needs_ringway, backend=needs_backend)
-    only = os.environ.get("RINGWAY_ITEST_ONLY")
+    only = {n.strip() for n in os.environ.get("RINGWAY_ITEST_ONLY", "").split(",") if n.strip()}
     tests = [(n, f) for n, f in namespace.items()
-             if n.startswith("test_") and callable(f) and (not only or n == only)]
+             if n.startswith("test_") and callable(f) and (not only or n in only)]
     signal.signal(signal.SIGALRM, _alarm)
     passed = failed = skipped = 0
     _in_runner = True
