@@ -121,9 +121,6 @@ public:
     // submit; what it submits is reported by a later drain.
     template <typename F> unsigned drain(F&& on) noexcept;
 
-    // The ring, for the io_uring-only code that needs it (probes, tests).
-    io_uring* raw_ring() noexcept { return ring_.raw(); }
-
 private:
     template <typename F> unsigned drain_epoll(F&& on) noexcept;
 

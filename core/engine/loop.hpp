@@ -39,7 +39,6 @@ public:
 
     engine& io() noexcept { return engine_; }
     std::int64_t now_ms() const noexcept { return now_ms_; }
-    void set_now(std::int64_t ms) noexcept { now_ms_ = ms; }
 
     // Any thread: makes the armed wake read complete.
     void wake() noexcept;

@@ -102,7 +102,7 @@ void http_state::next_exchange() noexcept {
     head_bytes = request_complete = request_sent = false;
     response_head = response_complete = response_started = false;
     client_keep = true;
-    server_keep = reused = retryable = upgrade = false;
+    server_keep = retryable = upgrade = false;
     status = 0;
     retries = 0;
     bytes_in = bytes_out = 0;

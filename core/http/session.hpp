@@ -1,8 +1,8 @@
 // Per-session state of an HTTP/1.1 session (protocol = "http"): the parsers,
-// where the current exchange stands, and what the access log needs. One per
-// slot of the worker's session slab, created the first time the slot serves
-// an HTTP client and reused after (capacity kept: a warm worker does not
-// allocate per request). The state machine is in core/http_session.cpp.
+// where the current exchange stands, and what the access log needs. Attached
+// to a session while a request is in flight, kept on a spare list between
+// (capacity kept: a warm worker does not allocate per request); see
+// http_protocol::attach and rest. The state machine is in core/http/.
 //
 // An exchange is one request and its response. Its phases:
 //   head       reading a request head (nothing of it sent anywhere yet)
@@ -64,13 +64,6 @@ struct http_state {
     std::string client_ip;
     std::string client_addr;
 
-    // The server connection kept with this client between its requests
-    // (parked): reused without a pool round trip when the next request picks
-    // the same server; otherwise handed to the pool. fd stays in the
-    // session's server half.
-    pool_state* parked_pool = nullptr;
-    int parked_index = -1;
-
     http_phase phase = http_phase::head;
     int route = -1;                        // route_table::find result
     const config::route* route_config = nullptr;
@@ -83,7 +76,6 @@ struct http_state {
     bool response_started = false; // some response byte was queued to the client
     bool client_keep = true;       // the client connection persists after this exchange
     bool server_keep = false;      // the server connection may go back to the pool
-    bool reused = false;           // the server connection came from the pool
     bool retryable = false;        // the request may be sent again (no body)
     bool upgrade = false;          // the client asked for an upgrade
     bool client_http10 = false;    // the request was HTTP/1.0

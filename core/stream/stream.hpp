@@ -54,14 +54,18 @@ struct stream {
 
     // Nothing queued and no send in flight.
     bool drained() const noexcept { return !send_inflight && out_head == no_buffer; }
+    // The socket went away (closed or handed to the pool): its state goes,
+    // its queue stays (it may hold what is to be sent on the next one).
+    void forget_socket() noexcept {
+        fd = -1;
+        eof = shut = starved = paused = false;
+    }
 };
 
 // The operations of the stream layer. One per worker; worker thread only.
 class stream_io {
 public:
     stream_io(event_loop& l, buffer_ring& b) noexcept : loop_(&l), buffers_(&b) {}
-
-    buffer_ring& buffers() noexcept { return *buffers_; }
 
     // Queues bytes [from, to) of buffer `bid` (a receive buffer or a block).
     void queue(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;

@@ -91,8 +91,7 @@ void connector::connect_to(session& s, int idx) noexcept {
             // goes on it only when the server has not closed it meanwhile.
             if (s.reuse_needs_check && !ctx_.streams->idle_usable(idle)) {
                 ctx_.streams->close_fd(idle); // its queue (the request) stays
-                s.server.fd = -1;
-                s.server.eof = s.server.shut = s.server.starved = s.server.paused = false;
+                s.server.forget_socket();
                 idle = -1;
             }
         } else if (s.parked_pool != nullptr) {
@@ -217,7 +216,7 @@ void connector::connect_failed(session& s, int res) noexcept {
     server_ended(s);
     // The queue stays: it holds what is to be sent once connected.
     ctx_.streams->close_fd(s.server.fd);
-    s.server.fd = -1;
+    s.server.forget_socket();
     pool_state& pool = *s.pool;
     connect(s);
     if (pool.queued() > 0) serve_queue(pool);
@@ -285,8 +284,7 @@ void connector::release(session& s, bool keep) noexcept {
         s.parked_pool = nullptr;
         s.parked_index = -1;
         // The queue stays: it may hold the next request, bound elsewhere.
-        s.server.fd = -1;
-        s.server.eof = s.server.shut = s.server.starved = s.server.paused = false;
+        s.server.forget_socket();
         return;
     }
     pool_state& pool = *s.pool;
