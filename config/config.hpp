@@ -39,6 +39,89 @@ struct runtime {
 
 enum class protocol_kind { tcp, http };
 
+// ---------------------------------------------------------------- TLS
+
+enum class tls_version { tls1_2, tls1_3 };
+
+// Mozilla's "intermediate" profile (v6): TLS 1.2 and 1.3, ECDHE with AEAD
+// ciphers only, groups X25519, P-256, P-384.
+inline constexpr const char* default_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr const char* default_tls13_ciphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+inline constexpr const char* default_tls_groups = "X25519:P-256:P-384";
+
+// A certificate chain (leaf first, PEM) and its private key (PEM, no passphrase).
+struct tls_certificate {
+    std::string cert;   // path as written (relative paths: to the config file's folder)
+    std::string key;
+};
+
+// What a TLS listener asks of client certificates (mTLS).
+enum class client_verify { none, optional, required };
+
+// [listeners.tls]: its presence turns TLS on for the listener.
+struct listener_tls {
+    // At least one. Chosen by SNI against the names in each certificate (SAN;
+    // the CN when a certificate has no DNS SAN): exact > "*.wildcard" > the
+    // first as default. An ECDSA and an RSA certificate for the same names may
+    // both be given: each client gets the one it supports.
+    std::vector<tls_certificate> certificates;
+    bool strict_sni = false;               // refuse a name no certificate has (and no SNI)
+    tls_version min_version = tls_version::tls1_2;
+    std::string ciphers = default_tls12_ciphers;            // TLS 1.2 (OpenSSL cipher list)
+    std::string ciphersuites = default_tls13_ciphersuites;  // TLS 1.3
+    std::string groups = default_tls_groups;                // ':'-separated
+    // ALPN protocols offered, in order of preference; unset: ["http/1.1"] for
+    // HTTP listeners, none for TCP ones.
+    std::optional<std::vector<std::string>> alpn;
+    // Stateless session tickets: keys generated at start (or read from
+    // ticket_keys: a file of 80-byte keys, newest first, base64 one per
+    // line), rotated every ticket_rotation; the previous key still decrypts.
+    duration ticket_rotation = std::chrono::hours(12);
+    std::string ticket_keys;
+    // mTLS. client_ca: PEM file of the CAs client certificates must chain to;
+    // required when verify is optional or required.
+    std::string client_ca;
+    client_verify verify = client_verify::none;
+    // HTTP listeners: request headers that carry the verified client
+    // certificate's subject (RFC 2253) and SHA-256 fingerprint (hex) to the
+    // server; empty: not sent. Client-sent copies are always removed.
+    std::string client_subject_header;
+    std::string client_fingerprint_header;
+    // From accept to a finished handshake.
+    duration handshake_timeout = std::chrono::seconds(10);
+};
+
+// [pools.NAME.tls]: connections to the pool's servers use TLS.
+struct pool_tls {
+    // Sent as SNI and, when verify, the name the server's certificate must
+    // carry; empty: no SNI, and the certificate must carry the server's IP.
+    std::string sni;
+    bool verify = true;
+    std::string ca;                         // PEM CA file; empty: the system store
+    std::string cert;                       // client certificate (mTLS to the server)
+    std::string key;
+    std::vector<std::string> alpn;          // offered; empty: no ALPN
+    tls_version min_version = tls_version::tls1_2;
+    std::string ciphers = default_tls12_ciphers;
+    std::string ciphersuites = default_tls13_ciphersuites;
+    std::string groups = default_tls_groups;
+};
+
+// An IPv4 or IPv6 network: `bytes` of the address (4 or 16) and a prefix.
+struct cidr {
+    int family = 0;                         // AF_INET or AF_INET6
+    std::uint8_t bytes[16]{};
+    std::uint8_t prefix = 0;
+    std::string text;                       // as written
+};
+
+// The PROXY protocol header a pool sends before a connection's first byte.
+enum class proxy_protocol_version { none, v1, v2 };
+
 // A header match of a route: `name` present, or present with exactly `value`
 // in every field of that name (the value compared case-sensitively after
 // trimming, the name not): a request that repeats the header with another
@@ -56,7 +139,7 @@ struct header_edits {
     bool empty() const noexcept { return set.empty() && remove.empty(); }
 };
 
-// [[listeners.routes]] (protocol = "http"): the first route whose every match
+// [[listeners.routes]] (protocol = "http", or "tcp" with sni only): the first route whose every match
 // field matches takes the request; a route with no match fields matches all.
 struct route {
     std::string name;                  // for logs; default "#N" (1-based position)
@@ -72,6 +155,11 @@ struct route {
     std::string path_regex;
     std::vector<std::string> methods;  // tokens as written, exact (case-sensitive); empty: any
     std::vector<header_match> headers; // all must match
+    // TCP listeners only (the only match field there): the TLS ClientHello's
+    // server name, exact or "*.suffix" like hosts, lower-cased. The
+    // connection is passed through unchanged (no termination). A route with
+    // no sni takes connections without one.
+    std::vector<std::string> sni;
     std::string pool;                  // names an entry of root::pools
     header_edits request_headers;      // to the server
     header_edits response_headers;     // to the client
@@ -102,7 +190,6 @@ struct http_options {
     bool via = false;                           // add "Via: 1.1 ringway"
     // Access log: "" = off, "stdout", "stderr" or a file path (appended).
     std::string access_log;
-    std::vector<route> routes;
 };
 
 // [[listeners]]: where clients arrive and which pool serves them.
@@ -118,6 +205,14 @@ struct listener {
     duration idle_timeout = std::chrono::seconds(60);
     std::uint32_t backlog = 1024;
     http_options http;              // protocol = "http" only
+    // Routes: by request (HTTP) or by the ClientHello's SNI (TCP).
+    std::vector<route> routes;
+    std::optional<listener_tls> tls;  // [listeners.tls]: terminate TLS
+    // Every connection starts with a PROXY protocol header (v1 or v2) that
+    // names the real client; accepted only from these networks (required
+    // non-empty when proxy_protocol is on), anything else is refused.
+    bool proxy_protocol = false;
+    std::vector<cidr> proxy_protocol_from;
 };
 
 enum class balance_kind { round_robin, least_conn, p2c, random, maglev };
@@ -225,6 +320,8 @@ struct pool {
     queue_config queue;
     maglev_config maglev;
     keepalive_config keepalive;
+    std::optional<pool_tls> tls;    // [pools.NAME.tls]: TLS to the servers
+    proxy_protocol_version proxy_protocol = proxy_protocol_version::none;
 };
 
 // The whole file.

@@ -680,7 +680,7 @@ void read_http_listener(problems& out, const toml::value& t, std::string_view pa
     const auto* routes_v = find(t, "routes");
     const std::string rp = join(path, "routes");
     const bool routes_ok =
-        routes_v == nullptr || read_routes(out, *routes_v, rp, pool_names, l.http.routes);
+        routes_v == nullptr || read_routes(out, *routes_v, rp, pool_names, l.routes);
     if (!routes_ok || find(t, "pool") != nullptr) {
         return;
     }

@@ -169,8 +169,8 @@ bool has_dot_segment(std::string_view path) noexcept {
 }
 
 route_table::route_table(const config::listener& l) : listener_(&l) {
-    routes_.reserve(l.http.routes.size());
-    for (const auto& r : l.http.routes) {
+    routes_.reserve(l.routes.size());
+    for (const auto& r : l.routes) {
         routes_.push_back(std::make_unique<compiled>(r));
     }
 }

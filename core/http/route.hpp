@@ -27,7 +27,7 @@ public:
     route_table(route_table&&) noexcept;
     route_table& operator=(route_table&&) noexcept;
 
-    // Index of the first matching route in l.http.routes; size() when none
+    // Index of the first matching route in l.routes; size() when none
     // matched but the listener has a default `pool`; -1: none (404).
     // Allocates nothing itself; RE2 may grow its DFA cache (bounded by its
     // memory budget) the first times a path_regex meets new input shapes.

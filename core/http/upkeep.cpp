@@ -107,7 +107,7 @@ http_protocol::http_protocol(worker_context& ctx, const config::root& cfg,
         if (l.protocol == config::protocol_kind::http) {
             any_http = true;
             table = std::make_unique<route_table>(l);
-            for (const auto& r : l.http.routes) by_route.push_back(ctx_.upstream->find_pool(r.pool));
+            for (const auto& r : l.routes) by_route.push_back(ctx_.upstream->find_pool(r.pool));
             by_route.push_back(ctx_.upstream->find_pool(l.pool));
             if (!l.http.access_log.empty()) log = open_log(l.http.access_log);
         }

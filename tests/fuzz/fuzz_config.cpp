@@ -220,7 +220,7 @@ void check_root(const root& cfg) {
         if (l.backlog < 1 || l.backlog > 65535) violated("backlog out of range");
         if (l.protocol == protocol_kind::tcp) {
             if (l.pool.empty()) violated("tcp listener without a pool", l.name);
-            if (!l.http.routes.empty()) violated("tcp listener with routes", l.name);
+            if (!l.routes.empty()) violated("tcp listener with routes", l.name);
             continue;
         }
         const http_options& h = l.http;

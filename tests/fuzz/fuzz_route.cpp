@@ -141,25 +141,25 @@ bool no_match_fields(const config::route& r) {
 }
 
 int model_find(const config::listener& l, const request_head& h) {
-    for (std::size_t i = 0; i < l.http.routes.size(); ++i)
-        if (model_matches(l.http.routes[i], h)) return int(i);
-    return l.pool.empty() ? -1 : int(l.http.routes.size());
+    for (std::size_t i = 0; i < l.routes.size(); ++i)
+        if (model_matches(l.routes[i], h)) return int(i);
+    return l.pool.empty() ? -1 : int(l.routes.size());
 }
 
 void check(const core::route_table& t, const config::listener& l, const request_head& h) {
-    const int n = int(l.http.routes.size());
+    const int n = int(l.routes.size());
     const int found = t.find(h);
     if (found != t.find(h)) violated("find() differs when called twice");
-    if (t.size() != l.http.routes.size()) violated("size() differs from the routes");
+    if (t.size() != l.routes.size()) violated("size() differs from the routes");
     if (found < -1 || found > n) violated("find() out of range");
     if (found == -1 && !l.pool.empty()) violated("-1 with a default pool");
     if (found == n && l.pool.empty()) violated("the default without a default pool");
     for (int i = 0; i < n && i < (found < 0 ? n : found); ++i)
-        if (no_match_fields(l.http.routes[std::size_t(i)]))
+        if (no_match_fields(l.routes[std::size_t(i)]))
             violated("a route without match fields was passed over", h.target);
     if (found != model_find(l, h)) violated("find() differs from the model", h.target);
     if (found >= 0 && found < n) {
-        const config::route& r = l.http.routes[std::size_t(found)];
+        const config::route& r = l.routes[std::size_t(found)];
         if (t.route(found) != &r || t.pool(found) != r.pool || t.name(found) != r.name)
             violated("route()/pool()/name() disagree with find()");
     } else if (t.route(found) != nullptr ||
@@ -221,7 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         r.methods = methods[c & 7];
         if (const auto& m = header_matches[(c >> 3) & 7]) r.headers.push_back(*m);
-        l.http.routes.push_back(std::move(r));
+        l.routes.push_back(std::move(r));
     }
     const core::route_table table(l);
 

@@ -49,8 +49,8 @@ std::string one_route(const std::string& keys, const std::string& more = "") {
 
 route route_with(const std::string& keys) {
     const root r = load_ok(one_route(keys));
-    REQUIRE(r.listeners.at(0).http.routes.size() == 1);
-    return r.listeners[0].http.routes[0];
+    REQUIRE(r.listeners.at(0).routes.size() == 1);
+    return r.listeners[0].routes[0];
 }
 
 std::string route_bad(const std::string& keys) {
@@ -190,8 +190,8 @@ TEST_CASE("loader/http: routes with every key") {
 )");
     const listener& l = r.listeners.at(0);
     CHECK(l.pool.empty());
-    REQUIRE(l.http.routes.size() == 4);
-    const route& a = l.http.routes[0];
+    REQUIRE(l.routes.size() == 4);
+    const route& a = l.routes[0];
     CHECK(a.name == "api-v1");
     CHECK(a.hosts == std::vector<std::string>{"api.example.com", "*.api.example.com", "[::1]",
                                               "10.0.0.1", "a_b.example.com"});
@@ -213,7 +213,7 @@ TEST_CASE("loader/http: routes with every key") {
     CHECK(a.request_headers.remove == std::vector<std::string>{"x-internal", "cookie"});
     CHECK(a.response_headers.set == std::vector<edit>{{"Server", "ringway"}});
     CHECK(a.response_headers.remove == std::vector<std::string>{"x-powered-by"});
-    const route& b = l.http.routes[1];
+    const route& b = l.routes[1];
     CHECK(b.name == "#2");
     CHECK(b.hosts == std::vector<std::string>{"static.example.com"});
     CHECK(b.path_exact == "/favicon.ico");
@@ -222,10 +222,10 @@ TEST_CASE("loader/http: routes with every key") {
     CHECK(b.headers.empty());
     CHECK(b.request_headers.empty());
     CHECK(b.response_headers.empty());
-    const route& c = l.http.routes[2];
+    const route& c = l.routes[2];
     CHECK(c.name == "#3");
     CHECK(c.path_regex == "/users/[0-9]+(/.*)?");
-    const route& d = l.http.routes[3];
+    const route& d = l.routes[3];
     CHECK(d.name == "#4");
     CHECK(d.hosts.empty());
     CHECK(d.pool == "web");
@@ -248,10 +248,10 @@ remove = []
 TEST_CASE("loader/http: routes without a default pool, and a pool without routes") {
     const listener routes_only = http_with("[[listeners.routes]]\npool = \"api\"\n");
     CHECK(routes_only.pool.empty());
-    CHECK(routes_only.http.routes.size() == 1);
+    CHECK(routes_only.routes.size() == 1);
     const listener pool_only = http_with("pool = \"web\"\nroutes = []\n");
     CHECK(pool_only.pool == "web");
-    CHECK(pool_only.http.routes.empty());
+    CHECK(pool_only.routes.empty());
 }
 
 TEST_CASE("loader/http: route names are per listener") {
@@ -266,8 +266,8 @@ protocol = "http"
 name = "a"
 pool = "web"
 )");
-    CHECK(r.listeners.at(0).http.routes.at(0).name == "a");
-    CHECK(r.listeners.at(1).http.routes.at(0).name == "a");
+    CHECK(r.listeners.at(0).routes.at(0).name == "a");
+    CHECK(r.listeners.at(1).routes.at(0).name == "a");
 }
 
 // ------------------------------------------------------ tcp and http keys

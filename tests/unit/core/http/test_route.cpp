@@ -57,7 +57,7 @@ config::listener http_listener(std::vector<config::route> routes, std::string po
             routes[i].name = "#" + std::to_string(i + 1);
         }
     }
-    l.http.routes = std::move(routes);
+    l.routes = std::move(routes);
     return l;
 }
 
@@ -127,7 +127,7 @@ TEST_CASE("route: a route with no match fields matches everything") {
     CHECK(t.find(head("", "", "")) == 0);
     CHECK(t.name(0) == "#1");
     CHECK(t.pool(0) == "all");
-    CHECK(t.route(0) == &l.http.routes[0]);
+    CHECK(t.route(0) == &l.routes[0]);
 }
 
 TEST_CASE("route: the first matching route wins; no match falls to the default or -1") {
@@ -302,7 +302,7 @@ TEST_CASE("route: a table moves, and keeps pointing at the listener's routes") {
     route_table moved(std::move(t));
     CHECK(moved.find(head("GET", "/abc")) == 0);
     CHECK(moved.find(head("GET", "/b")) == 1);
-    CHECK(moved.route(0) == &l.http.routes[0]);
+    CHECK(moved.route(0) == &l.routes[0]);
     const auto other_l = http_listener({});
     route_table other(other_l);
     other = std::move(moved);
