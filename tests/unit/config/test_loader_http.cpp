@@ -79,7 +79,7 @@ TEST_CASE("loader/http: an HTTP listener with a pool gets every default") {
     CHECK_FALSE(h.trust_forwarded);
     CHECK_FALSE(h.via);
     CHECK(h.access_log.empty());
-    CHECK(h.routes.empty());
+    CHECK(l.routes.empty());
 }
 
 TEST_CASE("loader/http: every listener key") {
