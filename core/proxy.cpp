@@ -1,4 +1,5 @@
 #include "core/proxy.hpp"
+#include "core/tls/context.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -116,6 +117,8 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     if (!choose_engine(cfg, &p->features_, &p->engine_, why)) return nullptr;
     p->config_ = std::make_shared<const config::root>(cfg);
     if (!access_logs_open(cfg, why)) return nullptr;
+    p->tls_ = std::make_unique<core::tls::registry>();
+    if (!core::tls::build_registry(cfg, *p->tls_, why)) return nullptr;
 
     std::vector<int> cpus = allowed_cpus();
     unsigned n = cfg.runtime.workers != 0 ? cfg.runtime.workers : unsigned(cpus.size());
@@ -133,6 +136,7 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     for (unsigned i = 0; i < n; ++i)
         p->workers_.push_back(std::make_unique<core::worker>(
             i, p->config_, p->features_, p->engine_, std::move(fds[i]), per_worker, *p->shared_, n));
+    for (auto& w : p->workers_) w->use_tls(p->tls_.get());
     for (auto& w : p->workers_)
         if (w->prepare(why) < 0) return nullptr;
 

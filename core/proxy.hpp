@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "core/upstream/health/checker.hpp"
 #include "core/listener.hpp"
+#include "core/tls/context.hpp"
 #include "core/upstream/server_shared.hpp"
 #include "core/engine/engine.hpp"
 #include "core/engine/uring.hpp"
@@ -88,6 +89,7 @@ private:
     proxy() = default;
 
     std::shared_ptr<const config::root> config_;
+    std::unique_ptr<core::tls::registry> tls_;        // outlives the workers
     std::unique_ptr<core::shared_state> shared_;
     std::unique_ptr<core::health_checker> health_;   // destroyed first: it writes shared_
     core::uring_features features_;

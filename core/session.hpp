@@ -35,7 +35,8 @@ union peer_address {
 };
 
 // fd_wait: no descriptor for the server socket (EMFILE); retried on a timer.
-enum class session_state : std::uint8_t { free, queued, fd_wait, connecting, relaying, closing };
+// handshake: a TLS listener's client handshaking; the protocol starts after.
+enum class session_state : std::uint8_t { free, handshake, queued, fd_wait, connecting, relaying, closing };
 
 // The protocol layer a session runs.
 enum class protocol_kind : std::uint8_t { l4, http };
@@ -80,6 +81,7 @@ struct session {
 class l4_relay;
 class http_protocol;
 class connector;
+class worker;
 
 struct worker_context {
     unsigned index = 0;
@@ -96,6 +98,7 @@ struct worker_context {
     l4_relay* l4 = nullptr;
     http_protocol* http = nullptr;
     connector* upstream = nullptr;
+    worker* owner = nullptr;       // for the TLS handshake to servers (worker_tls.cpp)
     std::uint32_t high_water = 0;  // per direction, bytes queued before reading stops
     bool draining = false;
 

@@ -37,7 +37,21 @@
     X(http_reused, "http_stats", "reused", "requests sent on a pooled server connection")          \
     X(http_upgrades, "http_stats", "upgrades", "101: the session became a relay")                  \
     X(http_client_aborts, "http_stats", "client_aborts", "the client left mid-exchange")           \
-    X(http_log_dropped, "http_stats", "log_dropped", "access-log lines dropped (writes too slow)")
+    X(http_log_dropped, "http_stats", "log_dropped", "access-log lines dropped (writes too slow)") \
+    X(tls_handshakes, "tls_stats", "handshakes", "client handshakes completed")                    \
+    X(tls_resumed, "tls_stats", "resumed", "... of them resumed (session ticket)")                 \
+    X(tls_failed_version, "tls_stats", "failed_version", "no common TLS version (1.0/1.1 clients)")\
+    X(tls_failed_cipher, "tls_stats", "failed_cipher", "no common cipher, group or signature")     \
+    X(tls_failed_sni, "tls_stats", "failed_sni", "strict_sni: unknown or missing server name")     \
+    X(tls_failed_client_cert, "tls_stats", "failed_client_cert", "mTLS: certificate missing/bad") \
+    X(tls_failed_closed, "tls_stats", "failed_closed", "the client left mid-handshake")            \
+    X(tls_failed_malformed, "tls_stats", "failed_malformed", "not TLS, or a bad message")           \
+    X(tls_failed_timeout, "tls_stats", "failed_timeout", "handshake_timeout passed")               \
+    X(tls_errors, "tls_stats", "errors", "established connections failed (bad record, truncation)")\
+    X(tls_server_handshakes, "tls_stats", "server_handshakes", "handshakes to servers completed")  \
+    X(tls_server_resumed, "tls_stats", "server_resumed", "... of them resumed")                    \
+    X(tls_server_verify_failed, "tls_stats", "server_verify_failed", "a server's certificate failed verification") \
+    X(tls_server_failed, "tls_stats", "server_failed", "other failed handshakes to servers")
 
 namespace ringway::core {
 

@@ -15,6 +15,7 @@
 #include "core/http/protocol.hpp"
 #include "core/l4/relay.hpp"
 #include "core/log.hpp"
+#include "core/tls/transport.hpp"
 #include "core/upstream/connector.hpp"
 
 namespace ringway::core {
@@ -22,6 +23,7 @@ namespace ringway::core {
 // ---------------------------------------------------- routing to protocols
 
 void worker_context::server_ready(session& s) noexcept {
+    if (s.server.tls == nullptr && s.pool->config().tls) return owner->tls_connect(s);
     if (s.protocol == protocol_kind::http) http->on_connected(s);
     else l4->on_connected(s);
 }
@@ -55,6 +57,7 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
     ctx_.sessions = &sessions_;
     ctx_.reap = &reap_;
     ctx_.starved = &starved_;
+    ctx_.owner = this;
     // Enough queued bytes per direction to keep a fast path streaming, small
     // enough that a slow reader holds only a few buffers.
     ctx_.high_water = 4 * config_->runtime.buffer_size;
@@ -125,11 +128,14 @@ void worker::on_wake() noexcept {
         stop_listening();
         close_pending();
         if (http_->enabled()) http_->drain();
+        for (auto& s : sessions_) // no request yet: nothing to finish
+            if (s.state == session_state::handshake) ctx_.close(s, false);
     }
     if (c == worker_command::stop && !stopping_) {
         stopping_ = true;
         for (auto& s : sessions_)
-            if (s.state == session_state::queued || s.state == session_state::fd_wait ||
+            if (s.state == session_state::handshake || s.state == session_state::queued ||
+                s.state == session_state::fd_wait ||
                 s.state == session_state::connecting || s.state == session_state::relaying)
                 ctx_.close(s, true);
     }
@@ -162,6 +168,11 @@ void worker::arm_tick() noexcept {
 }
 
 void worker::on_timer(session& s) noexcept {
+    if (s.state == session_state::handshake) {
+        stats_.tls_failed_timeout.add();
+        ctx_.close(s, false);
+        return;
+    }
     if (upstream_->on_timer(s)) return; // queued, or waiting for a descriptor
     if (s.protocol == protocol_kind::http) http_->on_timer(s);
     else l4_->on_timer(s);
@@ -215,6 +226,7 @@ void worker::on_session_completion(session& s, op_kind kind, const completion& c
 
 void worker::on_recv(session& s, bool from_client, const completion& c) noexcept {
     stream& src = from_client ? s.client : s.server;
+    if (src.tls != nullptr) return tls_on_recv(s, from_client, c);
     if ((c.flags & completion_more) == 0) src.recv_armed = false;
     if (c.res > 0) {
         std::uint16_t bid = completion_bid(c);
@@ -246,6 +258,7 @@ void worker::on_recv(session& s, bool from_client, const completion& c) noexcept
 
 void worker::on_sent(session& s, bool to_client, int res) noexcept {
     stream& st = to_client ? s.client : s.server;
+    if (st.tls != nullptr) return tls_on_sent(s, to_client, res);
     st.send_inflight = false;
     // Cancelled to move the queue out of the pool: nothing was lost, the
     // protocol sees a send of 0 bytes (stream_io::sent moves the queue).
@@ -259,6 +272,7 @@ void worker::on_sent(session& s, bool to_client, int res) noexcept {
 
 void worker::after_batch() noexcept {
     std::int64_t now = loop_.now_ms();
+    if (!tls_ready_.empty()) deliver_tls();
     buffers_.publish();
     relieve_pressure();
     rearm_starved();
@@ -301,7 +315,13 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
     stats_.active.add();
     int one = 1;
     setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (config_->listeners[listener].protocol == config::protocol_kind::http) {
+    if (tls_ && tls_registry_->listeners[listener]) return tls_accept(s);
+    protocol_start(s);
+}
+
+void worker::protocol_start(session& s) noexcept {
+    int client_fd = s.client.fd;
+    if (config_->listeners[s.listener].protocol == config::protocol_kind::http) {
         http_->start(s);
         return;
     }
@@ -362,6 +382,17 @@ void worker::rearm_starved() noexcept {
         session& s = sessions_[slot];
         if (s.generation != gen || s.state == session_state::free || s.state == session_state::closing)
             continue;
+        stream& st = client_side ? s.client : s.server;
+        if (st.tls != nullptr && st.tls_handshaking()) {
+            if (budget == 0) {
+                starved_[kept++] = e;
+                continue;
+            }
+            --budget;
+            st.starved = false;
+            streams_.tls_arm_socket(st, false, ctx_.recv_ud(s, client_side));
+            continue;
+        }
         if (s.protocol == protocol_kind::l4 && s.state != session_state::relaying) continue;
         if (budget == 0) {
             starved_[kept++] = e;

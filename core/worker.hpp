@@ -40,6 +40,10 @@ namespace ringway::core {
 class connector;
 class l4_relay;
 class http_protocol;
+namespace tls {
+struct registry;
+class transport;
+} // namespace tls
 
 // A listening socket handed to this worker (its own SO_REUSEPORT socket).
 struct listen_socket {
@@ -66,6 +70,13 @@ public:
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
+
+    // TLS contexts of the configuration (owned by the proxy, outliving the
+    // worker). Before init(): TLS needs spare buffers.
+    void use_tls(const tls::registry* r);
+    // The server connection of `s` is up and its pool speaks TLS: handshake,
+    // then the protocol hears server_ready. worker_tls.cpp.
+    void tls_connect(session& s) noexcept;
 
     // Creates the wake-up eventfd. Control thread, before the worker's
     // thread starts (command() may be called from then on).
@@ -98,11 +109,20 @@ private:
     void on_sent(session& s, bool to_client, int res) noexcept;
     void on_timer(session& s) noexcept;
     void session_start(int client_fd, std::uint32_t listener) noexcept;
+    void protocol_start(session& s) noexcept;
     void session_free(session& s) noexcept;
     void rearm_starved() noexcept;
     void relieve_pressure() noexcept;
     void on_wake() noexcept;
     void arm_tick() noexcept;
+    // worker_tls.cpp: the TLS transport's side of dispatch.
+    void tls_accept(session& s) noexcept;
+    void tls_on_recv(session& s, bool from_client, const completion& c) noexcept;
+    void tls_on_sent(session& s, bool to_client, int res) noexcept;
+    void tls_drive(session& s, bool client_side) noexcept;
+    void tls_handshake_done(session& s, bool client_side) noexcept;
+    void tls_failed(session& s, bool client_side) noexcept;
+    void deliver_tls() noexcept;
     // acceptor.cpp: listening sockets.
     void arm_accept(listen_socket& l) noexcept;
     void cancel_accept(listen_socket& l) noexcept;
@@ -130,6 +150,11 @@ private:
     std::unique_ptr<connector> upstream_;
     std::unique_ptr<l4_relay> l4_;
     std::unique_ptr<http_protocol> http_;
+    const tls::registry* tls_registry_ = nullptr;
+    std::unique_ptr<tls::transport> tls_;
+    std::vector<std::uint64_t> tls_ready_;   // receive tags: see stream_io::set_tls
+    std::vector<std::uint64_t> tls_batch_;
+    std::int64_t last_tls_log_ms_ = -100000;
     std::vector<listen_socket> listen_;
     std::vector<std::uint32_t> free_slots_;
     std::vector<std::uint32_t> reap_;                  // closed sessions to free after the batch

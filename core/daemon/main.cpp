@@ -18,6 +18,7 @@
 #include "core/engine/loop.hpp"
 #include "core/engine/user_data.hpp"
 #include "core/proxy.hpp"
+#include "core/tls/context.hpp"
 
 #ifndef RINGWAY_VERSION
 #define RINGWAY_VERSION "0.0.0"
@@ -66,6 +67,8 @@ void log_totals(const proxy& p) {
     proxy_totals t = p.totals();
     log_counters(t, "stats");
     if (t.http_requests + t.http_bad_requests > 0) log_counters(t, "http_stats");
+    if (t.tls_handshakes + t.tls_server_handshakes + t.tls_failed_malformed + t.tls_failed_closed > 0)
+        log_counters(t, "tls_stats");
     for (const auto& s : t.servers)
         log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
             .kv("health", s.health).kv("connections", s.connections)
@@ -247,6 +250,13 @@ int check(const std::string& path) {
     auto loaded = config::load_file(path);
     if (auto* err = std::get_if<config::load_error>(&loaded)) {
         std::fprintf(stderr, "%s\n", err->message.c_str());
+        return 1;
+    }
+    // Certificates and keys are read and checked as a start would.
+    core::tls::registry tls;
+    std::string why;
+    if (!core::tls::build_registry(std::get<config::root>(loaded), tls, &why)) {
+        std::fprintf(stderr, "%s: TLS: %s\n", path.c_str(), why.c_str());
         return 1;
     }
     std::printf("%s: ok\n", path.c_str());

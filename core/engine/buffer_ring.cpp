@@ -14,7 +14,7 @@ void buffer_ring::release() noexcept {
         br_ = nullptr;
     }
     if (base_ != nullptr) {
-        munmap(base_, std::size_t(count_) * size_);
+        munmap(base_, std::size_t(first_block_) * size_);
         base_ = nullptr;
     }
 }
@@ -25,12 +25,13 @@ int buffer_ring::init(io_uring* ring, std::uint32_t count, std::uint32_t size,
     ring_ = ring;
     count_ = count;
     size_ = size;
+    first_block_ = count + spare_;
     group_ = group;
     ring_bytes_ = count * sizeof(io_uring_buf);
     void* r = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (r == MAP_FAILED) return -errno;
     br_ = static_cast<io_uring_buf_ring*>(r);
-    void* b = mmap(nullptr, std::size_t(count) * size, PROT_READ | PROT_WRITE,
+    void* b = mmap(nullptr, std::size_t(first_block_) * size, PROT_READ | PROT_WRITE,
                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (b == MAP_FAILED) return -errno;
     base_ = static_cast<char*>(b);
@@ -45,7 +46,7 @@ int buffer_ring::init(io_uring* ring, std::uint32_t count, std::uint32_t size,
         br_ = nullptr;
         return rc;
     }
-    meta_.assign(count, slot{});
+    if (init_spare() < 0) return -ENOMEM;
     for (std::uint32_t i = 0; i < count; ++i) recycle(std::uint16_t(i));
     publish();
     return 0;
@@ -56,24 +57,36 @@ int buffer_ring::init_user(std::uint32_t count, std::uint32_t size) noexcept {
     count_ = count;
     size_ = size;
     user_ = true;
-    void* b = mmap(nullptr, std::size_t(count) * size, PROT_READ | PROT_WRITE,
+    first_block_ = count + spare_;
+    void* b = mmap(nullptr, std::size_t(first_block_) * size, PROT_READ | PROT_WRITE,
                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (b == MAP_FAILED) return -errno;
     base_ = static_cast<char*>(b);
     try {
-        meta_.assign(count, slot{});
         user_free_.reserve(count);
     } catch (...) {
         return -ENOMEM;
     }
+    if (init_spare() < 0) return -ENOMEM;
     // Lowest ids last: taken first, as the kernel ring hands them out.
     for (std::uint32_t i = count; i > 0; --i) recycle(std::uint16_t(i - 1));
     return 0;
 }
 
+int buffer_ring::init_spare() noexcept {
+    try {
+        meta_.assign(first_block_, slot{});
+        spare_free_.reserve(spare_);
+    } catch (...) {
+        return -ENOMEM;
+    }
+    for (std::uint32_t i = first_block_; i > count_; --i) spare_free_.push_back(std::uint16_t(i - 1));
+    return 0;
+}
+
 std::uint16_t buffer_ring::take_block() noexcept {
     if (free_blocks_.empty()) {
-        std::size_t id = count_ + blocks_.size();
+        std::size_t id = first_block_ + blocks_.size();
         if (id >= no_buffer) return no_buffer;
         try {
             blocks_.emplace_back();
@@ -87,7 +100,7 @@ std::uint16_t buffer_ring::take_block() noexcept {
     }
     std::uint16_t bid = free_blocks_.back();
     free_blocks_.pop_back();
-    blocks_[bid - count_].clear();
+    blocks_[bid - first_block_].clear();
     meta_[bid] = slot{};
     return bid;
 }
@@ -95,7 +108,11 @@ std::uint16_t buffer_ring::take_block() noexcept {
 void buffer_ring::recycle(std::uint16_t bid) noexcept {
     meta_[bid] = slot{};
     if (bid >= count_) {
-        std::string& b = blocks_[bid - count_];
+        if (bid < first_block_) {
+            spare_free_.push_back(bid);
+            return;
+        }
+        std::string& b = blocks_[bid - first_block_];
         // Heads fit in a few KiB; a larger block (a slow reader's queue moved
         // out of the pool, a rare huge head) is not hoarded.
         if (b.capacity() > 8 * 1024) std::string().swap(b);

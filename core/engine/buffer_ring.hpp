@@ -28,6 +28,22 @@ public:
     // Unregisters and unmaps; before the ring is torn down. Idempotent.
     void release() noexcept;
 
+    // Spare buffers: `n` more buffers of the same size, mapped with the
+    // others but never given to the kernel, for bytes the worker produces
+    // at the pace of receives (TLS: the plaintext of each record). Ids
+    // count()..count()+n-1; recycled to their own free list. Before init.
+    void set_spare(std::uint32_t n) noexcept { spare_ = n; }
+    // A spare buffer, or no_buffer when every one is in use.
+    std::uint16_t take_spare() noexcept {
+        if (spare_free_.empty()) return no_buffer;
+        std::uint16_t bid = spare_free_.back();
+        spare_free_.pop_back();
+        meta_[bid] = slot{};
+        return bid;
+    }
+    std::uint32_t spare_free() const noexcept { return std::uint32_t(spare_free_.size()); }
+    std::uint32_t spare_count() const noexcept { return spare_; }
+
     // Maps `count` (power of two, <= 32768) buffers of `size` bytes and
     // registers them as group `group` on `ring`. Returns 0 or -errno.
     int init(io_uring* ring, std::uint32_t count, std::uint32_t size, std::uint16_t group) noexcept;
@@ -45,7 +61,8 @@ public:
     void untake_user(std::uint16_t bid) noexcept { user_free_.push_back(bid); }
 
     char* data(std::uint16_t bid) noexcept {
-        return bid < count_ ? base_ + std::size_t(bid) * size_ : blocks_[bid - count_].data();
+        return bid < first_block_ ? base_ + std::size_t(bid) * size_
+                                  : blocks_[bid - first_block_].data();
     }
     std::uint32_t size() const noexcept { return size_; }
     std::uint16_t group() const noexcept { return group_; }
@@ -63,11 +80,11 @@ public:
     // keeps its capacity when recycled, so a warm worker does not allocate.
     // Returns no_buffer when every id is in use. The block's text is empty.
     std::uint16_t take_block() noexcept;
-    std::string& block(std::uint16_t bid) noexcept { return blocks_[bid - count_]; }
-    bool is_block(std::uint16_t bid) const noexcept { return bid >= count_; }
+    std::string& block(std::uint16_t bid) noexcept { return blocks_[bid - first_block_]; }
+    bool is_block(std::uint16_t bid) const noexcept { return bid >= first_block_; }
     // Makes meta(bid).length match the block's text (after writing to it).
     void seal_block(std::uint16_t bid) noexcept {
-        meta_[bid].length = std::uint32_t(blocks_[bid - count_].size());
+        meta_[bid].length = std::uint32_t(blocks_[bid - first_block_].size());
         meta_[bid].offset = 0;
         meta_[bid].next = no_buffer;
     }
@@ -86,11 +103,16 @@ public:
     slot& meta(std::uint16_t bid) noexcept { return meta_[bid]; }
 
 private:
+    // The metadata of every buffer and the spare buffers' free list.
+    int init_spare() noexcept;
+
     io_uring* ring_ = nullptr;
     io_uring_buf_ring* br_ = nullptr;
     char* base_ = nullptr;
     std::size_t ring_bytes_ = 0;
     std::uint32_t count_ = 0;
+    std::uint32_t spare_ = 0;
+    std::uint32_t first_block_ = 0;         // count_ + spare_
     std::uint32_t size_ = 0;
     std::uint32_t free_ = 0;
     int pending_ = 0;
@@ -100,6 +122,7 @@ private:
     std::vector<std::uint16_t> free_blocks_;
     bool user_ = false;                     // init_user(): no kernel ring
     std::vector<std::uint16_t> user_free_;  // user mode's free list
+    std::vector<std::uint16_t> spare_free_;
 };
 
 } // namespace ringway::core

@@ -305,7 +305,7 @@ void http_protocol::maybe_close(session& s) noexcept {
     if (!s.client.drained()) return;
     if (s.server.fd >= 0 && !s.server.send_inflight && !s.server.recv_armed)
         ctx_.upstream->release(s, false);
-    ctx_.streams->shutdown_write(s.client);
+    ctx_.streams->shutdown_write(s.client, ctx_.send_ud(s, true));
     if (s.client.eof) {
         ctx_.close(s, false);
         return;

@@ -186,6 +186,9 @@ void write_request(const proto::http1::request_head& h, const request_rewrite& r
             break;
         default: break;
         }
+        if ((!rw.subject_field.empty() && ascii_iequals(f.name, rw.subject_field)) ||
+            (!rw.fingerprint_field.empty() && ascii_iequals(f.name, rw.fingerprint_field)))
+            continue; // only ringway says who the client's certificate names
         if (i == via_at)
             w.via_appended(f.name, f.value, ours);
         else
@@ -207,6 +210,9 @@ void write_request(const proto::http1::request_head& h, const request_rewrite& r
         out.append(rw.client_ip).append("\r\n");
     }
     if (!(rw.trust_forwarded && has_xfp)) w.field("X-Forwarded-Proto", rw.scheme);
+    if (!rw.subject_field.empty() && !rw.subject.empty()) w.field(rw.subject_field, rw.subject);
+    if (!rw.fingerprint_field.empty() && !rw.fingerprint.empty())
+        w.field(rw.fingerprint_field, rw.fingerprint);
     if (!(rw.trust_forwarded && has_xfh) && !h.host.empty()) w.field("X-Forwarded-Host", h.host);
 
     if (rw.via && via_at == no_index) w.field("Via", ours);

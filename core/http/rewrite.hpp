@@ -41,6 +41,11 @@ struct request_rewrite {
     const config::header_edits* edits = nullptr;
     // Forwarding an upgrade: keep Upgrade and send "Connection: upgrade".
     bool upgrade = false;
+    // mTLS: the fields that carry the client certificate's identity (empty
+    // names: none). Client-sent fields of these names are always dropped;
+    // ours are added when the value is non-empty.
+    std::string_view subject_field, subject;
+    std::string_view fingerprint_field, fingerprint;
 };
 
 // Request line as received (method, target, version), the fields as

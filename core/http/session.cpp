@@ -33,6 +33,7 @@
 #include "core/http/rewrite.hpp"
 #include "core/log.hpp"
 #include "core/http/protocol.hpp"
+#include "core/tls/transport.hpp"
 #include "core/l4/relay.hpp"
 #include "core/upstream/connector.hpp"
 #include "proto/ascii.hpp"
@@ -592,6 +593,18 @@ bool http_protocol::on_request_head(session& s) noexcept {
     rw.via = l.http.via;
     rw.edits = h.route_config != nullptr ? &h.route_config->request_headers : nullptr;
     rw.upgrade = h.upgrade;
+    std::string subject, fingerprint;
+    if (s.client.tls != nullptr) {
+        rw.scheme = "https";
+        const auto& t = *l.tls;
+        rw.subject_field = t.client_subject_header;
+        rw.fingerprint_field = t.client_fingerprint_header;
+        if ((!rw.subject_field.empty() || !rw.fingerprint_field.empty()) &&
+            ctx_.streams->tls()->peer_identity(*s.client.tls, &subject, &fingerprint)) {
+            rw.subject = subject;
+            rw.fingerprint = fingerprint;
+        }
+    }
     std::uint32_t queued = ctx_.streams->queue_written(s.server, [&](std::string& out) {
         write_request(rq, rw, out);
         if (h.retryable) h.retry_head.assign(out);

@@ -112,7 +112,7 @@ void l4_relay::on_sent(session& s, bool to_client, int res) noexcept {
 void l4_relay::pass_fin(session& s, bool to_client) noexcept {
     stream& dst = to_client ? s.client : s.server;
     if (dst.shut || !dst.drained()) return;
-    ctx_.streams->shutdown_write(dst);
+    ctx_.streams->shutdown_write(dst, ctx_.send_ud(s, to_client));
     if (s.client.shut && s.server.shut) ctx_.close(s, false);
 }
 

@@ -2,7 +2,12 @@
 
 #include <cerrno>
 
+#include "core/engine/user_data.hpp"
+#include "core/tls/transport.hpp"
+
 namespace ringway::core {
+
+bool stream::tls_handshaking() const noexcept { return tls != nullptr && tls->handshaking; }
 
 void stream_io::queue(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
     auto& m = buffers_->meta(bid);
@@ -31,6 +36,7 @@ void stream_io::drop_queue(stream& s) noexcept {
 }
 
 void stream_io::flush(stream& s, std::uint64_t ud) noexcept {
+    if (s.tls != nullptr) return flush_tls(s, ud);
     if (s.send_inflight || s.out_head == no_buffer) return;
     unsigned n = 0;
     for (std::uint16_t bid = s.out_head; bid != no_buffer && n < std::size(s.iov);
@@ -55,6 +61,7 @@ void stream_io::flush(stream& s, std::uint64_t ud) noexcept {
 
 void stream_io::sent(stream& s, std::uint32_t left) noexcept {
     s.out_bytes -= left;
+    if (s.tls != nullptr) return; // the plaintext went when it was encrypted
     while (left > 0 && s.out_head != no_buffer) {
         auto& m = buffers_->meta(s.out_head);
         std::uint32_t take = std::min(left, m.length - m.offset);
@@ -74,7 +81,8 @@ void stream_io::sent(stream& s, std::uint32_t left) noexcept {
 }
 
 bool stream_io::start_move_out(stream& s, std::uint64_t send_ud, std::int64_t stall_ms) noexcept {
-    if (!s.send_inflight || s.move_out || loop_->now_ms() - s.send_since_ms < stall_ms)
+    // TLS streams hold no pool buffer past a flush (they are encrypted at once).
+    if (!s.send_inflight || s.move_out || s.tls != nullptr || loop_->now_ms() - s.send_since_ms < stall_ms)
         return false;
     bool holds_pool_buffer = false;
     for (std::uint16_t bid = s.out_head; bid != no_buffer && !holds_pool_buffer;
@@ -107,20 +115,41 @@ void stream_io::move_queue_out(stream& s) noexcept {
 }
 
 void stream_io::arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept {
-    loop_->io().recv_provided(s.fd, multishot, poll_first, ud);
     s.recv_armed = true;
+    if (s.tls != nullptr) {
+        // Plaintext at hand is delivered after the batch; else ciphertext
+        // is read, one receive at a time.
+        if (tls_->buffered(*s.tls)) tls_ready_->push_back(ud);
+        else tls_arm_socket(s, poll_first, ud);
+        return;
+    }
+    loop_->io().recv_provided(s.fd, multishot, poll_first, ud);
 }
 
-void stream_io::cancel(const stream& s, std::uint64_t ud) noexcept { loop_->io().cancel(s.fd, ud); }
+void stream_io::cancel(stream& s, std::uint64_t ud) noexcept {
+    op_kind k = decode(ud).kind;
+    if (s.tls != nullptr && (k == op_kind::recv_client || k == op_kind::recv_server) &&
+        !s.tls->socket_recv) {
+        s.recv_armed = false; // a delivery pending after the batch: dropped
+        return;
+    }
+    loop_->io().cancel(s.fd, ud);
+}
 
-void stream_io::shutdown_write(stream& s) noexcept {
+void stream_io::shutdown_write(stream& s, std::uint64_t send_ud) noexcept {
     if (s.shut || s.fd < 0) return;
-    ::shutdown(s.fd, SHUT_WR);
     s.shut = true;
+    if (s.tls != nullptr && !s.tls->handshaking && s.tls->failed == tls::failure::none) {
+        tls_->close_notify(*s.tls);
+        flush_tls(s, send_ud);
+        if (s.send_inflight) return; // FIN once close_notify is out (tls_sent)
+    }
+    ::shutdown(s.fd, SHUT_WR);
 }
 
 void stream_io::close(stream& s, bool reset) noexcept {
     drop_queue(s);
+    drop_tls(s, !reset);
     if (s.fd < 0) return;
     if (reset) {
         linger lg{1, 0}; // close with RST: a reset is passed on as a reset
@@ -128,6 +157,13 @@ void stream_io::close(stream& s, bool reset) noexcept {
     }
     loop_->io().close_fd(s.fd);
     s.fd = -1;
+}
+
+void stream_io::drop_tls(stream& s, bool orderly) noexcept {
+    if (s.tls == nullptr) return;
+    tls_->detach(s.tls, s.fd, orderly && !s.shut);
+    s.tls = nullptr;
+    s.transport = transport_kind::plain;
 }
 
 bool stream_io::idle_usable(int fd) noexcept {

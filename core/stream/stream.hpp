@@ -4,9 +4,9 @@
 // Protocols (core/l4, core/http) move bytes only through here; they never
 // touch the engine or a socket.
 //
-// A stream carries a transport slot. Today every stream is `plain` (bytes go
-// to the socket as they are); TLS will be a second transport under the same
-// operations: queue/flush take plaintext, receives hand plaintext up.
+// A stream carries a transport slot: `plain` (bytes go to the socket as they
+// are) or `tls` (core/tls/transport.hpp: queue/flush take plaintext, which is
+// encrypted at once; receives hand plaintext up, one chunk per arm_recv).
 //
 // Invariants:
 // - Queued buffers are sent in order, as they are (no copy); at most one
@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/engine/buffer_ring.hpp"
 #include "core/engine/engine.hpp"
@@ -32,8 +33,13 @@
 
 namespace ringway::core {
 
+namespace tls {
+struct connection;
+class transport;
+} // namespace tls
+
 // What sits between the stream and the socket.
-enum class transport_kind : std::uint8_t { plain };
+enum class transport_kind : std::uint8_t { plain, tls };
 
 struct stream {
     int fd = -1;
@@ -49,9 +55,12 @@ struct stream {
     bool move_out = false;               // send cancelled to move the queue out of the pool
     std::int64_t send_since_ms = 0;      // when the send in flight was submitted
     transport_kind transport = transport_kind::plain;
+    tls::connection* tls = nullptr;      // transport == tls
     msghdr msg{};
     iovec iov[8];
 
+    // A TLS stream whose handshake is not done (stream.cpp).
+    bool tls_handshaking() const noexcept;
     // Nothing queued and no send in flight.
     bool drained() const noexcept { return !send_inflight && out_head == no_buffer; }
     // The socket went away (closed or handed to the pool): its state goes,
@@ -66,6 +75,14 @@ struct stream {
 class stream_io {
 public:
     stream_io(event_loop& l, buffer_ring& b) noexcept : loop_(&l), buffers_(&b) {}
+    // The worker's TLS transport, and where TLS streams that have plaintext
+    // (or ciphertext) at hand when armed are listed by their receive tag: the
+    // worker delivers them after the batch (worker::deliver_tls).
+    void set_tls(tls::transport* t, std::vector<std::uint64_t>* ready) noexcept {
+        tls_ = t;
+        tls_ready_ = ready;
+    }
+    tls::transport* tls() const noexcept { return tls_; }
 
     // Queues bytes [from, to) of buffer `bid` (a receive buffer or a block).
     void queue(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
@@ -78,10 +95,22 @@ public:
     void drop_queue(stream& s) noexcept;
 
     // Sends what is queued if no send is in flight; the send completes under `ud`.
+    // TLS: encrypts what is queued even while a send is in flight.
     void flush(stream& s, std::uint64_t ud) noexcept;
     // A send of `n` bytes completed: recycles what was sent whole; when the
     // send was cancelled for move_out, moves what is left out of the pool.
+    // TLS: `n` is the plaintext tls_sent() reported.
     void sent(stream& s, std::uint32_t n) noexcept;
+    // TLS: a send of ciphertext completed with `res`. Returns what the
+    // protocol is to hear (plaintext bytes now out, 0 when the stream is
+    // now drained, a negative errno), or 1 << 30 when it need not hear of it.
+    int tls_sent(stream& s, int res, std::uint64_t ud) noexcept;
+    static constexpr int tls_quiet = 1 << 30;
+    // TLS: a socket receive of `n` bytes completed into `bid` (n == 0: end).
+    void tls_input(stream& s, std::uint16_t bid, std::uint32_t n) noexcept;
+    // TLS: a receive on the socket for the transport itself (handshake, or
+    // ciphertext for an arm_recv) under `ud`.
+    void tls_arm_socket(stream& s, bool poll_first, std::uint64_t ud) noexcept;
     // A stream whose send has waited `stall_ms` or more while it holds pool
     // buffers (its reader is not reading): cancels the send, so that sent()
     // then copies its queue into one heap block and gives the pool buffers
@@ -90,12 +119,18 @@ public:
     // Arms a receive into the worker's buffers under `ud`.
     void arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept;
     // Cancels an outstanding operation of `s`.
-    void cancel(const stream& s, std::uint64_t ud) noexcept;
+    // TLS: a receive that is only a pending delivery is dropped at once.
+    void cancel(stream& s, std::uint64_t ud) noexcept;
     // Sends FIN (shutdown of the write side) once; callers wait for drained().
-    void shutdown_write(stream& s) noexcept;
+    // TLS: close_notify first, sent under `send_ud`, then FIN.
+    void shutdown_write(stream& s, std::uint64_t send_ud) noexcept;
     // Closes the socket (with RST when `reset`) and forgets the stream's
-    // queue. Nothing may be outstanding on it.
+    // queue and its TLS state (close_notify first unless `reset`). Nothing
+    // may be outstanding on it.
     void close(stream& s, bool reset) noexcept;
+    // Frees the TLS state of `s` (close_notify first when `orderly`); the
+    // socket stays open. Nothing may be outstanding on it.
+    void drop_tls(stream& s, bool orderly) noexcept;
     // Closes a bare descriptor (a pooled connection, a refused client).
     void close_fd(int fd) noexcept { loop_->io().close_fd(fd); }
     // A pooled connection is still usable: open, nothing unread (a server
@@ -108,8 +143,13 @@ private:
     // Copies the queue into one block and recycles its buffers.
     void move_queue_out(stream& s) noexcept;
 
+    void flush_tls(stream& s, std::uint64_t ud) noexcept;
+    void send_tls_block(stream& s, std::uint64_t ud) noexcept;
+
     event_loop* loop_;
     buffer_ring* buffers_;
+    tls::transport* tls_ = nullptr;
+    std::vector<std::uint64_t>* tls_ready_ = nullptr;
 };
 
 template <typename Write>

@@ -90,6 +90,7 @@ void connector::connect_to(session& s, int idx) noexcept {
             // unchecked (a closed one is retried unseen); one that could not
             // goes on it only when the server has not closed it meanwhile.
             if (s.reuse_needs_check && !ctx_.streams->idle_usable(idle)) {
+                ctx_.streams->drop_tls(s.server, false);
                 ctx_.streams->close_fd(idle); // its queue (the request) stays
                 s.server.forget_socket();
                 idle = -1;
@@ -278,6 +279,12 @@ void connector::park(session& s) noexcept {
 
 void connector::release(session& s, bool keep) noexcept {
     if (s.server.fd < 0) return;
+    // A TLS connection is not pooled (its TLS state lives with the stream):
+    // it closes with close_notify.
+    if (s.server.tls != nullptr) {
+        ctx_.streams->drop_tls(s.server, keep);
+        keep = false;
+    }
     if (s.parked_pool != nullptr) {
         // Parked: it was not in flight; the pool may take it.
         offer_idle(*s.parked_pool, std::size_t(s.parked_index), s.server.fd, keep);

@@ -87,8 +87,8 @@ void queues_and_sends(engine_kind k) {
     CHECK(std::string(got) == "hello, world");
 
     // FIN once; the peer sees end of file.
-    io.shutdown_write(s);
-    io.shutdown_write(s);
+    io.shutdown_write(s, 0);
+    io.shutdown_write(s, 0);
     CHECK(s.shut);
     CHECK(::read(fx.sv[1], got, sizeof got) == 0);
     s.fd = -1; // the fixture closes it
