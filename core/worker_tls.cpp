@@ -109,7 +109,7 @@ void worker::tls_failed(session& s, bool client_side) noexcept {
         line.kv("total", n->get());
     }
     // The alert OpenSSL wrote, if any, goes out before the close.
-    ctx_.flush(s, client_side);
+    streams_.tls_send_now(st);
     if (!client_side) {
         // As a failed connection: 502 (HTTP), both sides closed (TCP).
         if (s.protocol == protocol_kind::http) http_->on_error(s, false, -EPROTO);

@@ -106,6 +106,9 @@ public:
     // now drained, a negative errno), or 1 << 30 when it need not hear of it.
     int tls_sent(stream& s, int res, std::uint64_t ud) noexcept;
     static constexpr int tls_quiet = 1 << 30;
+    // TLS: sends what OpenSSL wrote (an alert) at once, best effort, without
+    // an operation left outstanding; when nothing is in flight.
+    void tls_send_now(stream& s) noexcept;
     // TLS: a socket receive of `n` bytes completed into `bid` (n == 0: end).
     void tls_input(stream& s, std::uint16_t bid, std::uint32_t n) noexcept;
     // TLS: a receive on the socket for the transport itself (handshake, or

@@ -59,6 +59,15 @@ int stream_io::tls_sent(stream& s, int res, std::uint64_t ud) noexcept {
     return tls_quiet;
 }
 
+void stream_io::tls_send_now(stream& s) noexcept {
+    tls::connection& c = *s.tls;
+    if (s.send_inflight || c.out_next == no_buffer || s.fd < 0) return;
+    const std::string& b = buffers_->block(c.out_next);
+    [[maybe_unused]] ssize_t r = ::send(s.fd, b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    buffers_->recycle(c.out_next);
+    c.out_next = no_buffer;
+}
+
 void stream_io::tls_input(stream& s, std::uint16_t bid, std::uint32_t n) noexcept {
     if (n == 0) tls_->input_eof(*s.tls);
     else tls_->input(*s.tls, bid, n);
