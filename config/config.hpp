@@ -111,14 +111,6 @@ struct pool_tls {
     std::string groups = default_tls_groups;
 };
 
-// An IPv4 or IPv6 network: `bytes` of the address (4 or 16) and a prefix.
-struct cidr {
-    int family = 0;                         // AF_INET or AF_INET6
-    std::uint8_t bytes[16]{};
-    std::uint8_t prefix = 0;
-    std::string text;                       // as written
-};
-
 // The PROXY protocol header a pool sends before a connection's first byte.
 enum class proxy_protocol_version { none, v1, v2 };
 

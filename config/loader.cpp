@@ -3,7 +3,8 @@
 // the file is reported at once (wording in config/diagnostics.hpp). Nothing
 // here throws out of load_file / load_string. Pools are read in
 // config/loader_pool.cpp, the HTTP keys of listeners and their routes in
-// config/loader_http.cpp; the schema is in config/loader_detail.hpp.
+// config/loader_http.cpp, TLS, PROXY protocol and SNI routes in
+// config/loader_tls.cpp; the schema is in config/loader_detail.hpp.
 #include "config/loader.hpp"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -441,7 +443,7 @@ void read_listener(problems& out, const toml::value& t, std::string_view path,
         out.wrong_type(t, path, "table ([[listeners]])");
         return;
     }
-    check_keys(out, t, path, listener_keys, listener_reserved);
+    check_keys(out, t, path, listener_keys, no_keys);
     if (const auto* v = find(t, "name")) {
         const std::string p = join(path, "name");
         if (auto name = read_string(out, *v, p)) {
@@ -496,6 +498,7 @@ void read_listener(problems& out, const toml::value& t, std::string_view path,
         }
     }
     read_http_listener(out, t, path, protocol, protocol_v, ctx.pool_names, l);
+    read_listener_tls(out, t, path, protocol, protocol_v, ctx.pool_names, l);
 }
 
 void read_listeners(problems& out, const toml::value* v, listener_context& ctx, root& r) {
@@ -715,7 +718,14 @@ load_result load_file(const std::string& path) {
         if (std::ferror(f.get())) {
             return load_error{path + ": cannot read: " + std::strerror(errno != 0 ? errno : EIO)};
         }
-        return load_string(text, path);
+        auto r = load_string(text, path);
+        if (auto* loaded = std::get_if<root>(&r)) {
+            // Relative paths in the file are relative to its folder, made
+            // absolute so that they mean the same after a chdir.
+            const auto dir = std::filesystem::absolute(std::filesystem::path(path)).parent_path();
+            detail::resolve_paths(*loaded, dir.string());
+        }
+        return r;
     } catch (const std::exception& e) {
         return load_error{path + ": cannot read: " + e.what()};
     } catch (...) {

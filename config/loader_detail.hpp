@@ -1,5 +1,5 @@
-// What config/loader.cpp, config/loader_pool.cpp and config/loader_http.cpp
-// share: the schema (the keys of every table) and the readers that check one
+// What config/loader.cpp, config/loader_pool.cpp, config/loader_http.cpp and
+// config/loader_tls.cpp share: the schema (the keys of every table) and the readers that check one
 // value against it and report a problem instead of throwing. Private to
 // config/ (it includes toml11); control thread only.
 #pragma once
@@ -24,23 +24,49 @@ inline constexpr std::string_view runtime_keys[] = {"workers", "max_connections"
                                                     "buffers", "buffer_size",     "io_engine"};
 // clang-format off
 inline constexpr std::string_view listener_keys[] = {
-    "name", "listen", "protocol", "pool", "idle_timeout", "backlog",
+    "name", "listen", "protocol", "pool", "idle_timeout", "backlog", "routes", "tls",
+    "proxy_protocol", "proxy_protocol_from",
     // protocol = "http" only (http_only_listener_keys):
     "max_request_line", "max_headers", "max_head_size", "max_chunk_extension", "max_body_size",
     "allow_bare_lf", "header_timeout", "response_timeout", "body_timeout", "trust_forwarded",
-    "via", "access_log", "routes"};
+    "via", "access_log"};
 // clang-format on
 // The keys of listener_keys that only an HTTP listener reads.
 inline constexpr std::span<const std::string_view> http_only_listener_keys =
-    std::span<const std::string_view>(listener_keys).subspan(6);
+    std::span<const std::string_view>(listener_keys).subspan(10);
+// clang-format off
 inline constexpr std::string_view route_keys[] = {
-    "name",    "host",    "path_prefix", "path_exact",      "path_regex",
-    "methods", "headers", "pool",        "request_headers", "response_headers"};
+    "name", "sni", "pool",
+    // HTTP listeners only (http_route_keys; sni is for TCP listeners only):
+    "host", "path_prefix", "path_exact", "path_regex", "methods", "headers", "request_headers",
+    "response_headers"};
+// clang-format on
+// The keys of route_keys that a route of a TCP listener may have.
+inline constexpr std::span<const std::string_view> tcp_route_keys =
+    std::span<const std::string_view>(route_keys).subspan(0, 3);
+// The keys of route_keys that only a route of an HTTP listener may have.
+inline constexpr std::span<const std::string_view> http_route_keys =
+    std::span<const std::string_view>(route_keys).subspan(3);
+// clang-format off
+inline constexpr std::string_view listener_tls_keys[] = {
+    "certificates", "strict_sni", "min_version", "ciphers", "ciphersuites", "groups", "alpn",
+    "ticket_rotation", "ticket_keys", "client_ca", "verify", "handshake_timeout",
+    // HTTP listeners only (http_only_tls_keys):
+    "client_subject_header", "client_fingerprint_header"};
+// clang-format on
+// The keys of listener_tls_keys that only an HTTP listener reads.
+inline constexpr std::span<const std::string_view> http_only_tls_keys =
+    std::span<const std::string_view>(listener_tls_keys).subspan(12);
+inline constexpr std::string_view tls_certificate_keys[] = {"cert", "key"};
 inline constexpr std::string_view header_match_keys[] = {"name", "value"};
 inline constexpr std::string_view header_edits_keys[] = {"set", "remove"};
-inline constexpr std::string_view pool_keys[] = {"balance", "connect_timeout", "retries",
-                                                 "servers", "health",          "passive",
-                                                 "queue",   "maglev",          "keepalive"};
+// clang-format off
+inline constexpr std::string_view pool_keys[] = {
+    "balance", "connect_timeout", "retries", "servers", "health", "passive", "queue", "maglev",
+    "keepalive", "tls", "proxy_protocol"};
+// clang-format on
+inline constexpr std::string_view pool_tls_keys[] = {
+    "sni", "verify", "ca", "cert", "key", "alpn", "min_version", "ciphers", "ciphersuites", "groups"};
 inline constexpr std::string_view server_keys[] = {"address",         "weight",     "backup",
                                                    "max_connections", "slow_start", "state"};
 inline constexpr std::string_view health_keys[] = {
@@ -56,7 +82,6 @@ inline constexpr std::string_view keepalive_keys[] = {"max_idle", "idle_timeout"
 // Keys of the design that this version does not implement yet: reported as
 // such rather than as misspellings.
 inline constexpr std::string_view root_reserved[] = {"admin"};
-inline constexpr std::string_view listener_reserved[] = {"tls"};
 inline constexpr std::span<const std::string_view> no_keys{};
 
 struct section {
@@ -70,6 +95,8 @@ inline constexpr section sections[] = {
     {"[runtime]", runtime_keys},
     {"[[listeners]]", listener_keys},
     {"[[listeners.routes]]", route_keys},
+    {"[listeners.tls]", listener_tls_keys},
+    {"a certificate { cert, key } of listeners.tls.certificates", tls_certificate_keys},
     {"a header match { name, value } of listeners.routes.headers", header_match_keys},
     {"request_headers or response_headers of [[listeners.routes]]", header_edits_keys},
     {"[pools.NAME]", pool_keys},
@@ -79,6 +106,7 @@ inline constexpr section sections[] = {
     {"[pools.NAME.queue]", queue_keys},
     {"[pools.NAME.maglev]", maglev_keys},
     {"[pools.NAME.keepalive]", keepalive_keys},
+    {"[pools.NAME.tls]", pool_tls_keys},
 };
 // clang-format on
 
@@ -152,6 +180,24 @@ std::optional<std::string> read_pool_name(problems& out, const toml::value& v,
                                           std::string_view path,
                                           std::span<const std::string_view> pool_names);
 
+// ASCII lower case of `s`.
+std::string lowered(std::string_view s);
+
+// A token of RFC 9110 5.6.2 (tchar+): what a method or a header name is.
+bool is_token(std::string_view s);
+
+// Why `name` (lower-case, no '*') is not a DNS host name, or nullopt: labels
+// of letters, digits, '-' and '_', not starting or ending with '-', at most
+// 63 bytes each and 253 in all. (config/loader_http.cpp)
+std::optional<std::string> host_name_problem(std::string_view name);
+
+// A file path (TLS certificates, keys, CAs, ticket keys): any non-empty
+// string, returned as written. The file is opened by the TLS layer, which
+// reports OpenSSL's reasons; relative paths are made absolute by
+// resolve_paths. `example` shows a good value. (config/loader_tls.cpp)
+std::optional<std::string> read_path(problems& out, const toml::value& v, std::string_view path,
+                                     std::string_view example);
+
 // --------------------------------------------------------------- sections
 
 // The [pools] table (config/loader_pool.cpp): every pool, its servers and its
@@ -166,5 +212,34 @@ void read_pools(problems& out, const toml::value& v, root& r);
 void read_http_listener(problems& out, const toml::value& t, std::string_view path,
                         std::optional<protocol_kind> protocol, const toml::value* protocol_v,
                         std::span<const std::string_view> pool_names, listener& l);
+
+// The [[listeners.routes]] `v` of a listener of `protocol` (config/loader_http.cpp),
+// appended to `routes`: HTTP routes match on the request, TCP routes on SNI
+// (read_sni_route). False when `v` is not an array (reported).
+bool read_routes(problems& out, const toml::value& v, std::string_view path,
+                 protocol_kind protocol, std::span<const std::string_view> pool_names,
+                 std::vector<route>& routes);
+
+// The match of a route of a TCP listener (config/loader_tls.cpp): reports the
+// keys only HTTP routes have and reads sni into r.sni.
+void read_sni_route(problems& out, const toml::value& t, std::string_view path, route& r);
+
+// The TLS, PROXY protocol and (tcp) SNI route keys of one [[listeners]] table
+// `t` (config/loader_tls.cpp): tls, proxy_protocol, proxy_protocol_from, and
+// for tcp listeners routes. `protocol` and `protocol_v` as for
+// read_http_listener; with an unknown protocol, the keys that depend on it are
+// not judged.
+void read_listener_tls(problems& out, const toml::value& t, std::string_view path,
+                       std::optional<protocol_kind> protocol, const toml::value* protocol_v,
+                       std::span<const std::string_view> pool_names, listener& l);
+
+// The tls and proxy_protocol keys of one [pools.NAME] table `t`
+// (config/loader_tls.cpp).
+void read_pool_tls(problems& out, const toml::value& t, std::string_view path, pool& p);
+
+// Makes every relative file path of `r` (listener and pool TLS) relative to
+// `dir` instead: load_file passes the config file's folder, made absolute.
+// (config/loader_tls.cpp)
+void resolve_paths(root& r, const std::string& dir);
 
 } // namespace ringway::config::detail

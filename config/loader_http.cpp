@@ -1,6 +1,7 @@
 // The HTTP side of a [[listeners]] table (protocol = "http"): request limits,
 // timeouts, forwarding and access-log keys, written flat on the listener, and
-// its [[listeners.routes]]. Part of the loader (config/loader.cpp); the schema
+// its [[listeners.routes]] (those of a tcp listener too; their SNI match is
+// read in config/loader_tls.cpp). Part of the loader (config/loader.cpp); the schema
 // and the value readers are in config/loader_detail.hpp. Like the rest of the
 // loader, it reports a problem and keeps going, so that every problem of the
 // file is reported at once.
@@ -67,20 +68,10 @@ char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-std::string lowered(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
 // tchar of RFC 9110 5.6.2: what a method or a header name is made of.
 bool is_tchar(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
 }
 
 // A header value can hold anything but the bytes that would end the field.
@@ -102,11 +93,22 @@ std::string size_of(std::string_view key, std::uint64_t n, const toml::value* wr
            (written != nullptr ? "" : " (the default)");
 }
 
+} // namespace
+
+std::string lowered(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
+bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
+
 // ------------------------------------------------------------- host names
 
-// Why `name` (lower-case, no '*') is not a host name, or nullopt. Labels of
-// letters, digits, '-' and '_' (seen in real names), not starting or ending
-// with '-'; IPv4 addresses pass as names.
+// Labels of letters, digits, '-' and '_' (seen in real names), not starting or
+// ending with '-'; IPv4 addresses pass as names.
 std::optional<std::string> host_name_problem(std::string_view name) {
     if (name.size() > max_host_length) {
         return "longer than " + std::to_string(max_host_length) + " bytes";
@@ -138,6 +140,8 @@ std::optional<std::string> host_name_problem(std::string_view name) {
         start = dot + 1;
     }
 }
+
+namespace {
 
 // Why `p` (lower-case) is not a host pattern, or nullopt.
 std::optional<std::string> host_pattern_problem(std::string_view p) {
@@ -446,34 +450,8 @@ void read_header_edits(problems& out, const toml::value& t, std::string_view pat
     }
 }
 
-void read_route(problems& out, const toml::value& t, std::string_view path, std::size_t index,
-                route_context& ctx, route& r) {
-    if (!t.is_table()) {
-        out.wrong_type(t, path, "table ([[listeners.routes]])");
-        return;
-    }
-    check_keys(out, t, path, route_keys, no_keys);
-    r.name = "#" + std::to_string(index + 1);
-    if (const auto* v = find(t, "name")) {
-        const std::string p = join(path, "name");
-        if (auto name = read_string(out, *v, p)) {
-            if (!is_valid_name(*name)) {
-                out.at(*v, p,
-                       "invalid route name" +
-                           found_expected(literal(*v), "letters, digits, '_', '.' or '-'"));
-            } else if (const auto [it, fresh] = ctx.names.try_emplace(
-                           *name, first_use{std::string(path), v->location().line()});
-                       !fresh) {
-                out.at(*v, p, already_used("duplicate route name", *v, it->second));
-            } else {
-                r.name = *name;
-            }
-        }
-    }
-    if (const auto* v = find(t, "host")) {
-        read_hosts(out, *v, join(path, "host"), r);
-    }
-    // At most one path match: the first written is read, the others reported.
+// At most one path match: the first written is read, the others reported.
+void read_path_match(problems& out, const toml::value& t, std::string_view path, route& r) {
     constexpr std::string_view path_keys[] = {"path_prefix", "path_exact", "path_regex"};
     std::string_view first_key;
     const toml::value* first_v = nullptr;
@@ -504,19 +482,24 @@ void read_route(problems& out, const toml::value& t, std::string_view path, std:
             read_path_regex(out, *v, p, r.path_regex);
         }
     }
+}
+
+// The match and header edits of a route of an HTTP listener.
+void read_http_route(problems& out, const toml::value& t, std::string_view path, route& r) {
+    if (const auto* v = find(t, "sni")) {
+        out.at_key(*v, "sni", join(path, "sni"),
+                   "only on tcp listeners, whose routes pass TLS through by its server name; an "
+                   "HTTP route matches on host (expected host = [\"api.example.com\"])");
+    }
+    if (const auto* v = find(t, "host")) {
+        read_hosts(out, *v, join(path, "host"), r);
+    }
+    read_path_match(out, t, path, r);
     if (const auto* v = find(t, "methods")) {
         read_methods(out, *v, join(path, "methods"), r);
     }
     if (const auto* v = find(t, "headers")) {
         read_header_matches(out, *v, join(path, "headers"), r);
-    }
-    if (const auto* v = find(t, "pool")) {
-        if (auto s = read_pool_name(out, *v, join(path, "pool"), ctx.pool_names)) {
-            r.pool = std::move(*s);
-        }
-    } else {
-        out.at(t, join(path, "pool"),
-               "missing required key (expected the name of a [pools.NAME] table)");
     }
     if (const auto* v = find(t, "request_headers")) {
         read_header_edits(out, *v, join(path, "request_headers"), r.request_headers);
@@ -526,9 +509,50 @@ void read_route(problems& out, const toml::value& t, std::string_view path, std:
     }
 }
 
-// The routes of a listener; false when `v` is not an array of tables (reported).
+void read_route(problems& out, const toml::value& t, std::string_view path, std::size_t index,
+                protocol_kind protocol, route_context& ctx, route& r) {
+    if (!t.is_table()) {
+        out.wrong_type(t, path, "table ([[listeners.routes]])");
+        return;
+    }
+    check_keys(out, t, path, route_keys, no_keys);
+    r.name = "#" + std::to_string(index + 1);
+    if (const auto* v = find(t, "name")) {
+        const std::string p = join(path, "name");
+        if (auto name = read_string(out, *v, p)) {
+            if (!is_valid_name(*name)) {
+                out.at(*v, p,
+                       "invalid route name" +
+                           found_expected(literal(*v), "letters, digits, '_', '.' or '-'"));
+            } else if (const auto [it, fresh] = ctx.names.try_emplace(
+                           *name, first_use{std::string(path), v->location().line()});
+                       !fresh) {
+                out.at(*v, p, already_used("duplicate route name", *v, it->second));
+            } else {
+                r.name = *name;
+            }
+        }
+    }
+    if (protocol == protocol_kind::tcp) {
+        read_sni_route(out, t, path, r);
+    } else {
+        read_http_route(out, t, path, r);
+    }
+    if (const auto* v = find(t, "pool")) {
+        if (auto s = read_pool_name(out, *v, join(path, "pool"), ctx.pool_names)) {
+            r.pool = std::move(*s);
+        }
+    } else {
+        out.at(t, join(path, "pool"),
+               "missing required key (expected the name of a [pools.NAME] table)");
+    }
+}
+
+} // namespace
+
 bool read_routes(problems& out, const toml::value& v, std::string_view path,
-                 std::span<const std::string_view> pool_names, std::vector<route>& routes) {
+                 protocol_kind protocol, std::span<const std::string_view> pool_names,
+                 std::vector<route>& routes) {
     if (v.is_table()) {
         out.wrong_type(v, path,
                        "array of tables: write [[listeners.routes]], not "
@@ -543,11 +567,13 @@ bool read_routes(problems& out, const toml::value& v, std::string_view path,
     const auto& items = v.as_array();
     for (std::size_t i = 0; i < items.size(); ++i) {
         route r;
-        read_route(out, items[i], element(path, i), i, ctx, r);
+        read_route(out, items[i], element(path, i), i, protocol, ctx, r);
         routes.push_back(std::move(r));
     }
     return true;
 }
+
+namespace {
 
 // ------------------------------------------------------- listener options
 
@@ -680,7 +706,8 @@ void read_http_listener(problems& out, const toml::value& t, std::string_view pa
     const auto* routes_v = find(t, "routes");
     const std::string rp = join(path, "routes");
     const bool routes_ok =
-        routes_v == nullptr || read_routes(out, *routes_v, rp, pool_names, l.routes);
+        routes_v == nullptr ||
+        read_routes(out, *routes_v, rp, protocol_kind::http, pool_names, l.routes);
     if (!routes_ok || find(t, "pool") != nullptr) {
         return;
     }

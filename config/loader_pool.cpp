@@ -1,5 +1,6 @@
 // [pools.NAME]: the servers of each pool, how one is picked, and the pool's
-// health, passive, queue, maglev and keepalive tables. Part of the loader
+// health, passive, queue, maglev and keepalive tables (its tls table and
+// proxy_protocol are read in config/loader_tls.cpp). Part of the loader
 // (config/loader.cpp); the schema and the value readers are in
 // config/loader_detail.hpp. Like the rest of the loader, it reports a problem
 // and keeps going, so that every problem of the file is reported at once.
@@ -717,6 +718,7 @@ void read_pool(problems& out, const toml::value& t, std::string_view path, pool&
         check_default_table_size(out, servers_v != nullptr ? *servers_v : t, mp, p.servers.size(),
                                  p.maglev);
     }
+    read_pool_tls(out, t, path, p);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 //   size     := NUMBER [UNIT]    units B, KiB, MiB, GiB (powers of 1024); no unit = bytes;
 //                                "KB", "k", "M"... are rejected as ambiguous
 //   address  := IPV4:PORT | [IPV6]:PORT | unix:PATH
+//   network  := IPV4[/0..32] | IPV6[/0..128]   no brackets; host bits past the prefix zero
 #include "config/units.hpp"
 
 #include <algorithm>
@@ -476,6 +477,67 @@ std::optional<address> parse_address(std::string_view s, std::string* why) {
         return std::nullopt;
     }
     return parse_ipv4(s, why);
+}
+
+std::optional<cidr> parse_cidr(std::string_view s, std::string* why) {
+    if (s.empty()) {
+        set_why(why, "empty network");
+        return std::nullopt;
+    }
+    if (s.front() == '[') {
+        set_why(why, "IPv6 networks are written without brackets (\"::1/128\")");
+        return std::nullopt;
+    }
+    const auto slash = s.find('/');
+    const std::string host(s.substr(0, slash));
+    cidr c;
+    c.text = std::string(s);
+    if (host.find('%') != std::string::npos) {
+        set_why(why, "IPv6 zone ids ('%') are not supported");
+        return std::nullopt;
+    }
+    if (inet_pton(AF_INET, host.c_str(), c.bytes) == 1) {
+        c.family = AF_INET;
+    } else if (inet_pton(AF_INET6, host.c_str(), c.bytes) == 1) {
+        c.family = AF_INET6;
+    } else {
+        const bool port = host.find(':') == host.rfind(':') && host.find(':') != std::string::npos;
+        set_why(why, port ? "a network has no port" : "invalid IP address " + quoted(host));
+        return std::nullopt;
+    }
+    const std::size_t bits = c.family == AF_INET ? 32 : 128;
+    c.prefix = static_cast<std::uint8_t>(bits);
+    if (slash != std::string_view::npos) {
+        const std::string_view p = s.substr(slash + 1);
+        std::uint64_t n = 0;
+        bool overflow = false;
+        if (p.empty() || read_number(p, &n, &overflow) != p.size() || overflow || n > bits) {
+            set_why(why, "prefix length " + quoted(p) + " is not a number in 0.." +
+                             std::to_string(bits));
+            return std::nullopt;
+        }
+        c.prefix = static_cast<std::uint8_t>(n);
+    }
+    // Host bits: every bit past the prefix must be zero.
+    cidr network = c;
+    for (std::size_t i = 0; i < bits / 8; ++i) {
+        const std::size_t first = i * 8;
+        if (first + 8 <= c.prefix) {
+            continue;
+        }
+        const unsigned host_bits = first >= c.prefix ? 8 : 8 - unsigned(c.prefix - first);
+        network.bytes[i] = static_cast<std::uint8_t>(c.bytes[i] & (0xffu << host_bits));
+    }
+    if (std::memcmp(network.bytes, c.bytes, sizeof c.bytes) != 0) {
+        char buf[INET6_ADDRSTRLEN] = {};
+        inet_ntop(c.family, network.bytes, buf, sizeof buf);
+        std::string hint(buf);
+        hint.append("/").append(std::to_string(c.prefix));
+        set_why(why, "host bits set past the /" + std::to_string(c.prefix) + " prefix (write \"" +
+                         hint + "\" for the network)");
+        return std::nullopt;
+    }
+    return c;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -8,7 +8,11 @@
 //     the loader's own rules (config/loader*.cpp) enforce: names valid and
 //     unique, every pool named exists, buffers a power of two, timeouts
 //     ordered, one path match per route, a compiling path_regex, lower-cased
-//     host patterns and header names, maglev tables prime and large enough.
+//     host patterns and header names, maglev tables prime and large enough;
+//     TLS with at least one certificate and non-empty paths, verify only with
+//     a client_ca, no "h2" on HTTP listeners, PROXY protocol only with the
+//     networks that may send it (host bits clear), tcp routes matching on
+//     sni alone and never beside [listeners.tls].
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <re2/re2.h>
 #include <sys/socket.h>
@@ -195,6 +200,93 @@ void check_route(const route& r, const root& cfg, std::set<std::string>& names) 
     }
 }
 
+// A server name pattern: lower-case DNS characters, '*' only as "*." first.
+void check_sni(std::string_view s, const char* what) {
+    if (s.empty() || s == "*" || has_upper(s)) violated(what, s);
+    if (s.find('*', s.substr(0, 2) == "*." ? 1 : 0) != std::string_view::npos) violated(what, s);
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == '*'))
+            violated(what, s);
+}
+
+// A route of a tcp listener: name, sni and pool, nothing of an HTTP route.
+void check_tcp_route(const route& r, const root& cfg, std::set<std::string>& names) {
+    if (r.name.empty() || !names.insert(r.name).second) violated("route name empty or repeated", r.name);
+    if (cfg.pools.count(r.pool) == 0) violated("route pool missing from root.pools", r.pool);
+    if (!r.hosts.empty() || !r.path_prefix.empty() || !r.path_exact.empty() ||
+        !r.path_regex.empty() || !r.methods.empty() || !r.headers.empty() ||
+        !r.request_headers.empty() || !r.response_headers.empty())
+        violated("tcp route with an HTTP match or header edit", r.name);
+    for (const auto& s : r.sni) check_sni(s, "bad sni pattern");
+}
+
+void check_tls_names(const std::string& ciphers, const std::string& suites,
+                     const std::string& groups) {
+    for (const std::string* s : {&ciphers, &suites, &groups}) {
+        if (s->empty() || s->find(' ') != std::string::npos || s->find("::") != std::string::npos ||
+            s->front() == ':' || s->back() == ':')
+            violated("cipher list or groups empty or malformed", *s);
+    }
+}
+
+void check_alpn(const std::vector<std::string>& alpn, bool http) {
+    std::set<std::string> seen;
+    for (const auto& a : alpn) {
+        if (a.empty() || a.size() > 255 || !seen.insert(a).second) violated("bad alpn", a);
+        for (char c : a)
+            if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                violated("alpn not printable ASCII", a);
+        if (http && a == "h2") violated("h2 offered on an HTTP listener");
+    }
+}
+
+void check_listener_tls(const listener& l) {
+    if (l.proxy_protocol && l.proxy_protocol_from.empty())
+        violated("proxy_protocol without proxy_protocol_from", l.name);
+    if (!l.proxy_protocol && !l.proxy_protocol_from.empty())
+        violated("proxy_protocol_from without proxy_protocol", l.name);
+    for (const cidr& c : l.proxy_protocol_from) {
+        const unsigned bits = c.family == AF_INET ? 32 : c.family == AF_INET6 ? 128 : 0;
+        if (bits == 0 || c.prefix > bits) violated("bad network", c.text);
+        for (unsigned b = c.prefix; b < bits; ++b)
+            if (c.bytes[b / 8] & (0x80 >> (b % 8))) violated("network with host bits set", c.text);
+    }
+    if (!l.tls) return;
+    const listener_tls& t = *l.tls;
+    if (t.certificates.empty()) violated("tls without a certificate", l.name);
+    for (const auto& c : t.certificates)
+        if (c.cert.empty() || c.key.empty()) violated("certificate without cert or key", l.name);
+    if (t.verify != client_verify::none && t.client_ca.empty())
+        violated("client verify without client_ca", l.name);
+    check_tls_names(t.ciphers, t.ciphersuites, t.groups);
+    if (t.alpn) check_alpn(*t.alpn, l.protocol == protocol_kind::http);
+    if (t.ticket_rotation < std::chrono::minutes(1) || t.ticket_rotation > std::chrono::hours(168))
+        violated("ticket_rotation out of 1m..7d", l.name);
+    if (t.handshake_timeout < std::chrono::milliseconds(100) ||
+        t.handshake_timeout > std::chrono::minutes(5))
+        violated("handshake_timeout out of 100ms..5m", l.name);
+    if (l.protocol == protocol_kind::tcp &&
+        (!t.client_subject_header.empty() || !t.client_fingerprint_header.empty()))
+        violated("client certificate headers on a tcp listener", l.name);
+    for (const std::string* h : {&t.client_subject_header, &t.client_fingerprint_header})
+        if (!h->empty() && !is_token(*h)) violated("client certificate header not a token", *h);
+    if (l.protocol == protocol_kind::tcp && !l.routes.empty())
+        violated("tcp listener that both terminates TLS and routes by SNI", l.name);
+}
+
+void check_pool_tls(const pool& p) {
+    if (!p.tls) return;
+    const pool_tls& t = *p.tls;
+    if (!t.sni.empty()) {
+        check_sni(t.sni, "bad pool sni");
+        if (t.sni.find('*') != std::string::npos) violated("wildcard pool sni", t.sni);
+    }
+    if (t.cert.empty() != t.key.empty()) violated("pool cert without key or key without cert", p.name);
+    check_tls_names(t.ciphers, t.ciphersuites, t.groups);
+    check_alpn(t.alpn, false);
+}
+
 void check_root(const root& cfg) {
     const runtime& rt = cfg.runtime;
     if (rt.buffers < 8 || rt.buffers > 32768 || (rt.buffers & (rt.buffers - 1)) != 0)
@@ -218,13 +310,15 @@ void check_root(const root& cfg) {
         if (!l.pool.empty() && cfg.pools.count(l.pool) == 0)
             violated("listener pool missing from root.pools", l.pool);
         if (l.backlog < 1 || l.backlog > 65535) violated("backlog out of range");
+        check_listener_tls(l);
         if (l.protocol == protocol_kind::tcp) {
             if (l.pool.empty()) violated("tcp listener without a pool", l.name);
-            if (!l.routes.empty()) violated("tcp listener with routes", l.name);
+            std::set<std::string> route_names;
+            for (const route& r : l.routes) check_tcp_route(r, cfg, route_names);
             continue;
         }
         const http_options& h = l.http;
-        if (l.pool.empty() && h.routes.empty()) violated("http listener with neither pool nor route");
+        if (l.pool.empty() && l.routes.empty()) violated("http listener with neither pool nor route");
         if (h.max_request_line < 256 || h.max_request_line > 1024 * 1024)
             violated("max_request_line out of range");
         if (h.max_head_size < h.max_request_line) violated("max_head_size < max_request_line");
@@ -237,7 +331,10 @@ void check_root(const root& cfg) {
             (h.access_log.front() != '/' || h.access_log.back() == '/'))
             violated("access_log neither a stream nor an absolute file path", h.access_log);
         std::set<std::string> route_names;
-        for (const route& r : h.routes) check_route(r, cfg, route_names);
+        for (const route& r : l.routes) {
+            if (!r.sni.empty()) violated("sni on a route of an HTTP listener", r.name);
+            check_route(r, cfg, route_names);
+        }
     }
 
     for (const auto& [key, p] : cfg.pools) {
@@ -248,6 +345,7 @@ void check_root(const root& cfg) {
             if (s.addr.family() != AF_UNIX && s.addr.port() == 0)
                 violated("server with port 0", s.addr.text);
         }
+        check_pool_tls(p);
         if (p.retries > 16 || p.connect_timeout.count() < 1)
             violated("retries or connect_timeout out of range", key);
         if (p.health) {

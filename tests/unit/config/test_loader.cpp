@@ -323,15 +323,6 @@ TEST_CASE("loader: keys of the design not implemented yet") {
 listen = "127.0.0.1:9901"
 )");
     CHECK(has(msg, "t.toml:8:2: admin: not supported yet"));
-    const std::string tls = load_bad(R"([[listeners]]
-name = "web"
-listen = "127.0.0.1:8080"
-pool = "web"
-tls.certificates = []
-[pools.web]
-servers = [{ address = "10.0.0.1:80" }]
-)");
-    CHECK(has(tls, "t.toml:5:1: listeners[0].tls: not supported yet"));
 }
 
 TEST_CASE("loader: keys that need quoting are quoted in paths") {

@@ -32,6 +32,13 @@ std::string size_error(std::string_view s) {
     return why;
 }
 
+std::string cidr_error(std::string_view s) {
+    std::string why;
+    const auto c = parse_cidr(s, &why);
+    CHECK_MESSAGE(!c, "accepted: ", s);
+    return why;
+}
+
 std::string address_error(std::string_view s) {
     std::string why;
     const auto a = parse_address(s, &why);
@@ -222,6 +229,71 @@ TEST_CASE("address port accessors") {
     CHECK(u->port() == 0);
     CHECK(u->to_string() == "unix:/x");
     CHECK(address{}.to_string().empty());
+}
+
+TEST_CASE("parse_cidr reads IPv4 and IPv6 networks") {
+    const auto v4 = parse_cidr("10.0.0.0/8", nullptr);
+    REQUIRE(v4);
+    CHECK(v4->family == AF_INET);
+    CHECK(v4->prefix == 8);
+    CHECK(v4->bytes[0] == 10);
+    CHECK(v4->bytes[1] == 0);
+    CHECK(v4->text == "10.0.0.0/8");
+    const auto v6 = parse_cidr("2001:db8::/32", nullptr);
+    REQUIRE(v6);
+    CHECK(v6->family == AF_INET6);
+    CHECK(v6->prefix == 32);
+    CHECK(v6->bytes[0] == 0x20);
+    CHECK(v6->bytes[1] == 0x01);
+    CHECK(v6->bytes[2] == 0x0d);
+    CHECK(v6->bytes[3] == 0xb8);
+    CHECK(parse_cidr("0.0.0.0/0", nullptr)->prefix == 0);
+    CHECK(parse_cidr("::/0", nullptr)->prefix == 0);
+    CHECK(parse_cidr("10.1.2.128/25", nullptr)->prefix == 25);
+    CHECK(parse_cidr("fe80::/10", nullptr)->prefix == 10);
+}
+
+TEST_CASE("parse_cidr: a bare address is a /32 or a /128") {
+    const auto v4 = parse_cidr("127.0.0.1", nullptr);
+    REQUIRE(v4);
+    CHECK(v4->family == AF_INET);
+    CHECK(v4->prefix == 32);
+    CHECK(v4->bytes[3] == 1);
+    const auto v6 = parse_cidr("::1", nullptr);
+    REQUIRE(v6);
+    CHECK(v6->family == AF_INET6);
+    CHECK(v6->prefix == 128);
+    CHECK(v6->bytes[15] == 1);
+    CHECK(parse_cidr("10.0.0.1/32", nullptr));
+    CHECK(parse_cidr("::1/128", nullptr));
+}
+
+TEST_CASE("parse_cidr: host bits past the prefix are refused with the network to write") {
+    CHECK(cidr_error("10.0.0.1/8") ==
+          "host bits set past the /8 prefix (write \"10.0.0.0/8\" for the network)");
+    CHECK(cidr_error("10.1.2.129/25") ==
+          "host bits set past the /25 prefix (write \"10.1.2.128/25\" for the network)");
+    CHECK(cidr_error("2001:db8::1/64") ==
+          "host bits set past the /64 prefix (write \"2001:db8::/64\" for the network)");
+    CHECK(cidr_error("fe80::1/10") ==
+          "host bits set past the /10 prefix (write \"fe80::/10\" for the network)");
+    CHECK(cidr_error("1.2.3.4/0") ==
+          "host bits set past the /0 prefix (write \"0.0.0.0/0\" for the network)");
+}
+
+TEST_CASE("parse_cidr: malformed networks explain themselves") {
+    CHECK(cidr_error("") == "empty network");
+    CHECK(cidr_error("10.0.0.0/33") == "prefix length '33' is not a number in 0..32");
+    CHECK(cidr_error("::/129") == "prefix length '129' is not a number in 0..128");
+    CHECK(cidr_error("10.0.0.0/") == "prefix length '' is not a number in 0..32");
+    CHECK(cidr_error("10.0.0.0/8a") == "prefix length '8a' is not a number in 0..32");
+    CHECK(cidr_error("10.0.0.0/-1") == "prefix length '-1' is not a number in 0..32");
+    CHECK(cidr_error("10.0.0/8") == "invalid IP address '10.0.0'");
+    CHECK(cidr_error("example.com") == "invalid IP address 'example.com'");
+    CHECK(cidr_error("10.0.0.1:80") == "a network has no port");
+    CHECK(cidr_error("[::1]/128") == "IPv6 networks are written without brackets (\"::1/128\")");
+    CHECK(cidr_error("fe80::1%eth0") == "IPv6 zone ids ('%') are not supported");
+    CHECK(cidr_error(" 10.0.0.0/8") == "invalid IP address ' 10.0.0.0'");
 }
 
 TEST_CASE("edit_distance is the Levenshtein distance") {
