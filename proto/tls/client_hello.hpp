@@ -47,7 +47,8 @@ struct result {
     std::string_view server_name() const noexcept { return {server_name_, server_name_length_}; }
     // ALPN protocol i < alpn_count, as sent (opaque bytes, e.g. "h2").
     std::string_view alpn(std::size_t i) const noexcept {
-        return i < alpn_count ? std::string_view(alpn_[i].name, alpn_[i].length) : std::string_view();
+        if (i >= alpn_count || i >= max_alpn_protocols) return {};
+        return {alpn_[i].name, alpn_[i].length};
     }
 
     // Storage behind the accessors; written by read_client_hello().
