@@ -11,9 +11,13 @@
                              and a few aimed at the fixed match lists;
   tests/fuzz/corpus/proxy_protocol/  fuzz_proxy_protocol: PROXY protocol v1
                              and v2 headers of every kind, some followed by
-                             payload, a few refused.
+                             payload, a few refused;
+  tests/fuzz/corpus/client_hello/  fuzz_client_hello: the ClientHellos of
+                             tests/unit/proto/tls/captured_hellos.hpp, whole,
+                             cut into several records and followed by other
+                             records, and a few built or broken by hand.
 Run from anywhere, naming the corpora to rewrite (default: all):
-    python3 tests/fuzz/make_corpus.py [http1] [config] [route] [proxy_protocol]
+    python3 tests/fuzz/make_corpus.py [http1] [config] [route] [proxy_protocol] [client_hello]
 """
 import hashlib
 import pathlib
@@ -157,6 +161,56 @@ def proxy_protocol() -> None:
     print(f"{len(seeds)} seeds in {out.relative_to(root)}")
 
 
-writers = {"http1": http1, "config": config, "route": route, "proxy_protocol": proxy_protocol}
+def client_hello() -> None:
+    out = fresh("client_hello")
+    text = (root / "tests/unit/proto/tls/captured_hellos.hpp").read_text()
+    captured = {
+        name: bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", body))
+        for name, body in re.findall(r"std::uint8_t (\w+)\[\] = \{(.*?)\};", text, re.S)
+    }
+
+    def records(message: bytes, sizes: list[int]) -> bytes:
+        wire, pos, i = b"", 0, 0
+        while pos < len(message):
+            n = sizes[i] if i < len(sizes) else len(message) - pos
+            wire += b"\x16\x03\x01" + min(n, len(message) - pos).to_bytes(2, "big") + message[pos:pos + n]
+            pos, i = pos + n, i + 1
+        return wire
+
+    def ext(kind: int, data: bytes) -> bytes:
+        return kind.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+
+    def hello(exts: bytes | None) -> bytes:
+        body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+        if exts is not None:
+            body += len(exts).to_bytes(2, "big") + exts
+        return b"\x01" + len(body).to_bytes(3, "big") + body
+
+    def sni(name: bytes) -> bytes:
+        entry = b"\x00" + len(name).to_bytes(2, "big") + name
+        return ext(0, len(entry).to_bytes(2, "big") + entry)
+
+    alpn = b"".join(bytes([len(p)]) + p for p in [b"h2", b"http/1.1", b"acme-tls/1"])
+    seeds = {}
+    for name, wire in captured.items():
+        message = wire[5:]
+        seeds[name] = wire
+        seeds[name + "-3-records"] = records(message, [1, 40])
+        seeds[name + "-then-ccs"] = wire + b"\x14\x03\x03\x00\x01\x01"
+    seeds["built-sni-alpn-versions"] = records(
+        hello(sni(b"Www.Example.COM.") + ext(16, len(alpn).to_bytes(2, "big") + alpn)
+              + ext(43, b"\x04\x03\x04\x03\x03")), [])
+    seeds["built-no-extensions"] = records(hello(None), [])
+    seeds["built-two-snis"] = records(hello(sni(b"a.b") + sni(b"c.d")), [])
+    seeds["built-bad-name"] = records(hello(sni(b"a\x00b")), [])
+    seeds["truncated"] = captured["openssl_sni_alpn"][:100]
+    seeds["http"] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    for name, data in seeds.items():
+        (out / name).write_bytes(data)
+    print(f"{len(seeds)} seeds in {out.relative_to(root)}")
+
+
+writers = {"http1": http1, "config": config, "route": route, "proxy_protocol": proxy_protocol,
+           "client_hello": client_hello}
 for name in sys.argv[1:] or list(writers):
     writers[name]()
