@@ -8,9 +8,16 @@
                              unit tests (tests/unit/config/);
   tests/fuzz/corpus/route/   fuzz_route: route-set bytes (see fuzz_route.cpp)
                              before request heads from the conformance table
-                             and a few aimed at the fixed match lists.
-Run from anywhere, naming the corpora to rewrite (default: all three):
-    python3 tests/fuzz/make_corpus.py [http1] [config] [route]
+                             and a few aimed at the fixed match lists;
+  tests/fuzz/corpus/proxy_protocol/  fuzz_proxy_protocol: PROXY protocol v1
+                             and v2 headers of every kind, some followed by
+                             payload, a few refused;
+  tests/fuzz/corpus/client_hello/  fuzz_client_hello: the ClientHellos of
+                             tests/unit/proto/tls/captured_hellos.hpp, whole,
+                             cut into several records and followed by other
+                             records, and a few built or broken by hand.
+Run from anywhere, naming the corpora to rewrite (default: all):
+    python3 tests/fuzz/make_corpus.py [http1] [config] [route] [proxy_protocol] [client_hello]
 """
 import hashlib
 import pathlib
@@ -119,6 +126,91 @@ def route() -> None:
     print(f"{count} seeds in {out.relative_to(root)}")
 
 
-writers = {"http1": http1, "config": config, "route": route}
+def proxy_protocol() -> None:
+    out = fresh("proxy_protocol")
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+
+    def v2(ver_cmd: int, family: int, block: bytes) -> bytes:
+        return sig + bytes([ver_cmd, family]) + len(block).to_bytes(2, "big") + block
+
+    def tlv(kind: int, value: bytes) -> bytes:
+        return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+    v4 = bytes([192, 0, 2, 1, 198, 51, 100, 7]) + (51234).to_bytes(2, "big") + (443).to_bytes(2, "big")
+    v6 = bytes(15) + b"\x01" + b"\x20\x01\x0d\xb8" + bytes(11) + b"\x02" + b"\x1f\x90\x00\x50"
+    seeds = {
+        "v1-tcp4": b"PROXY TCP4 192.0.2.1 198.51.100.7 51234 443\r\n",
+        "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 8080 80\r\nGET / HTTP/1.1\r\n\r\n",
+        "v1-tcp6-longest": b"PROXY TCP6 " + b"ffff:" * 7 + b"ffff " + b"ffff:" * 7 + b"ffff 65535 65535\r\n",
+        "v1-unknown": b"PROXY UNKNOWN\r\n",
+        "v1-unknown-tail": b"PROXY UNKNOWN fe80::1 fe80::2 1 2\r\n\x16\x03\x01",
+        "v1-bad-port": b"PROXY TCP4 1.2.3.4 5.6.7.8 65536 080\r\n",
+        "v2-tcp4": v2(0x21, 0x11, v4) + b"payload",
+        "v2-tcp6": v2(0x21, 0x21, v6),
+        "v2-tlvs": v2(0x21, 0x11, v4 + tlv(0x01, b"h2") + tlv(0x02, b"example.com") + tlv(0x04, b"")),
+        "v2-local": v2(0x20, 0x00, b""),
+        "v2-local-block": v2(0x20, 0x11, v4),
+        "v2-unspec": v2(0x21, 0x00, b"\x01\x02"),
+        "v2-udp4": v2(0x21, 0x12, v4),
+        "v2-unix": v2(0x21, 0x31, b"/run/a.sock".ljust(108, b"\x00") + b"/run/b.sock".ljust(108, b"\x00")),
+        "v2-bad-tlv": v2(0x21, 0x11, v4 + b"\x01\x00\x09ab"),
+        "not-proxy": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    }
+    for name, data in seeds.items():
+        (out / name).write_bytes(data)
+    print(f"{len(seeds)} seeds in {out.relative_to(root)}")
+
+
+def client_hello() -> None:
+    out = fresh("client_hello")
+    text = (root / "tests/unit/proto/tls/captured_hellos.hpp").read_text()
+    captured = {
+        name: bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", body))
+        for name, body in re.findall(r"std::uint8_t (\w+)\[\] = \{(.*?)\};", text, re.S)
+    }
+
+    def records(message: bytes, sizes: list[int]) -> bytes:
+        wire, pos, i = b"", 0, 0
+        while pos < len(message):
+            n = sizes[i] if i < len(sizes) else len(message) - pos
+            wire += b"\x16\x03\x01" + min(n, len(message) - pos).to_bytes(2, "big") + message[pos:pos + n]
+            pos, i = pos + n, i + 1
+        return wire
+
+    def ext(kind: int, data: bytes) -> bytes:
+        return kind.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+
+    def hello(exts: bytes | None) -> bytes:
+        body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+        if exts is not None:
+            body += len(exts).to_bytes(2, "big") + exts
+        return b"\x01" + len(body).to_bytes(3, "big") + body
+
+    def sni(name: bytes) -> bytes:
+        entry = b"\x00" + len(name).to_bytes(2, "big") + name
+        return ext(0, len(entry).to_bytes(2, "big") + entry)
+
+    alpn = b"".join(bytes([len(p)]) + p for p in [b"h2", b"http/1.1", b"acme-tls/1"])
+    seeds = {}
+    for name, wire in captured.items():
+        message = wire[5:]
+        seeds[name] = wire
+        seeds[name + "-3-records"] = records(message, [1, 40])
+        seeds[name + "-then-ccs"] = wire + b"\x14\x03\x03\x00\x01\x01"
+    seeds["built-sni-alpn-versions"] = records(
+        hello(sni(b"Www.Example.COM.") + ext(16, len(alpn).to_bytes(2, "big") + alpn)
+              + ext(43, b"\x04\x03\x04\x03\x03")), [])
+    seeds["built-no-extensions"] = records(hello(None), [])
+    seeds["built-two-snis"] = records(hello(sni(b"a.b") + sni(b"c.d")), [])
+    seeds["built-bad-name"] = records(hello(sni(b"a\x00b")), [])
+    seeds["truncated"] = captured["openssl_sni_alpn"][:100]
+    seeds["http"] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    for name, data in seeds.items():
+        (out / name).write_bytes(data)
+    print(f"{len(seeds)} seeds in {out.relative_to(root)}")
+
+
+writers = {"http1": http1, "config": config, "route": route, "proxy_protocol": proxy_protocol,
+           "client_hello": client_hello}
 for name in sys.argv[1:] or list(writers):
     writers[name]()
