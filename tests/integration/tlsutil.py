@@ -283,3 +283,14 @@ def s_client(addr, *args, stdin: bytes = b"", hold=0.0, timeout=15.0) -> tuple[i
         p.wait()
         raise
     return p.returncode, out.decode("utf-8", "replace")
+
+
+def https_client(addr, ctx: ssl.SSLContext, server_name="example.com", timeout=10.0):
+    """An httpservers.http_client whose connection is TLS (the handshake done here)."""
+    from httpservers import http_client, reader
+
+    c = http_client.__new__(http_client)
+    c.sock = tls_connect(addr, ctx, server_name, timeout)
+    c.rd = reader(c.sock)
+    c.addr = addr
+    return c
