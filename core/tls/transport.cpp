@@ -206,11 +206,11 @@ void transport::detach(connection* c, int fd, bool orderly) noexcept {
 
 // ---------------------------------------------------------------- receive
 
-void transport::input(connection& c, std::uint16_t bid, std::uint32_t n) noexcept {
+void transport::input(connection& c, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
     if (c.in_bid != no_buffer) buffers_->recycle(c.in_bid); // read whole before a new receive
     c.in_bid = bid;
-    c.in_off = 0;
-    c.in_len = n;
+    c.in_off = from;
+    c.in_len = to;
 }
 
 bool transport::buffered(const connection& c) const noexcept {
