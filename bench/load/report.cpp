@@ -107,9 +107,10 @@ void print_summary(std::FILE* out, const run_report& r) {
                      s.status_class[4], s.status_class[5]);
     if (o.tls.enabled) {
         const tls_figures& t = s.tls;
-        std::fprintf(out, "  %-12s %s %s %s; handshakes %" PRIu64 " full, %" PRIu64 " resumed",
-                     "tls", t.version.empty() ? "(no handshake)" : t.version.c_str(),
-                     t.cipher.c_str(), t.group.c_str(), t.full, t.resumed);
+        std::string what = t.version.empty() ? "no handshake completed"
+                                             : t.version + " " + t.cipher + " " + t.group;
+        std::fprintf(out, "  %-12s %s; handshakes %" PRIu64 " full, %" PRIu64 " resumed", "tls",
+                     what.c_str(), t.full, t.resumed);
         if (t.differing) std::fprintf(out, ", %" PRIu64 " negotiated otherwise", t.differing);
         std::fprintf(out, "\n");
         if (!t.first_error.empty())
