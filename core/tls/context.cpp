@@ -434,7 +434,7 @@ int server_context::select_alpn(const unsigned char** out, unsigned char* outlen
     return SSL_TLSEXT_ERR_OK;
 }
 
-int server_context::ticket(SSL*, unsigned char* name, unsigned char* iv, void* cipher_ctx,
+int server_context::ticket(SSL* ssl, unsigned char* name, unsigned char* iv, void* cipher_ctx,
                            void* mac_ctx, int enc) noexcept {
     auto* c = static_cast<EVP_CIPHER_CTX*>(cipher_ctx);
     auto* m = static_cast<EVP_MAC_CTX*>(mac_ctx);
@@ -456,7 +456,9 @@ int server_context::ticket(SSL*, unsigned char* name, unsigned char* iv, void* c
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end()};
     if (EVP_MAC_CTX_set_params(m, params) != 1) return -1;
-    return renew ? 2 : 1;
+    // TLS 1.3 sends a new ticket on resumption only when asked to renew;
+    // clients use a ticket once, so without one the next handshake is full.
+    return renew || (enc == 0 && SSL_version(ssl) == TLS1_3_VERSION) ? 2 : 1;
 }
 
 // --------------------------------------------------------- client context
