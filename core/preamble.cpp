@@ -61,7 +61,8 @@ bool worker::proxy_source_allowed(const session& s) noexcept {
 
 config::pool const* worker::sni_route(const config::listener& l, std::string_view name) const noexcept {
     for (const auto& r : l.routes) {
-        bool match = r.sni.empty();
+        // A route without sni takes the connections that send no name.
+        bool match = r.sni.empty() && name.empty();
         for (const auto& p : r.sni) match = match || (!name.empty() && name_matches(p, name));
         if (match) return &config_->pools.at(r.pool);
     }
