@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -470,4 +472,135 @@ TEST_CASE("tls transport: detach gives every buffer back") {
     CHECK(f.c->handshaking);
     CHECK(f.c->in_bid == no_buffer);
     CHECK(f.c->out_next == no_buffer);
+}
+
+namespace {
+
+// The transport as the client of a pool, against a server SSL of a
+// server_context driven by hand; each connection is detached at the end,
+// orderly (close_notify on a socket) or not.
+struct client_side {
+    core::buffer_ring buffers;
+    std::shared_ptr<core::tls::server_context> sc;
+    std::unique_ptr<core::tls::client_context> cc;
+    std::unique_ptr<core::tls::transport> t;
+    int server_key = 0;
+    int sv[2] = {-1, -1};
+
+    client_side() {
+        buffers.set_spare(spare_count);
+        REQUIRE(buffers.init_user(buffer_count, buffer_size) == 0);
+        sc = fixture::build(tls_listener({{test_pki().ecdsa_cert, test_pki().ecdsa_key}}));
+        config::pool p;
+        p.name = "backend";
+        p.tls.emplace();
+        p.tls->sni = "example.com";
+        p.tls->ca = test_pki().ca;
+        std::string why;
+        cc = core::tls::client_context::build(p, &why);
+        INFO(why);
+        REQUIRE(cc);
+        t = std::make_unique<core::tls::transport>(buffers);
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    }
+    ~client_side() {
+        t.reset();
+        ::close(sv[0]);
+        ::close(sv[1]);
+    }
+
+    // One connection: handshake, a byte from the server (with the TLS 1.3
+    // ticket before it), detach. True when it resumed.
+    bool connect(bool orderly) {
+        core::tls::connection* c =
+            t->attach_client(*cc, config::address{}, {&server_key, 0});
+        REQUIRE(c != nullptr);
+        SSL* server = sc->new_ssl();
+        BIO* in = BIO_new(BIO_s_mem());
+        BIO* out = BIO_new(BIO_s_mem());
+        SSL_set_bio(server, in, out);
+        auto to_server = [&] {
+            if (c->out_next == no_buffer) return;
+            const std::string& b = buffers.block(c->out_next);
+            REQUIRE(BIO_write(in, b.data(), int(b.size())) == int(b.size()));
+            buffers.recycle(c->out_next);
+            c->out_next = no_buffer;
+        };
+        // The server's output into receive buffers; the last step.
+        std::string plain;
+        auto from_server = [&]() -> step {
+            step s = step::need_recv;
+            char chunk[buffer_size];
+            int n;
+            while ((n = BIO_read(out, chunk, sizeof chunk)) > 0) {
+                REQUIRE(s == step::need_recv);
+                std::uint16_t bid = buffers.take_user();
+                REQUIRE(bid != no_buffer);
+                buffers.taken();
+                std::memcpy(buffers.data(bid), chunk, std::size_t(n));
+                t->input(*c, bid, 0, std::uint32_t(n));
+                for (;;) {
+                    std::uint16_t pb = no_buffer;
+                    std::uint32_t pn = 0;
+                    s = t->advance(*c, &pb, &pn);
+                    if (s == step::plaintext) {
+                        plain.append(buffers.data(pb), pn);
+                        buffers.recycle(pb);
+                        continue;
+                    }
+                    if (s != step::handshake_done) break;
+                }
+            }
+            return s;
+        };
+        std::uint16_t bid = no_buffer;
+        std::uint32_t n = 0;
+        REQUIRE(t->advance(*c, &bid, &n) == step::need_recv); // the ClientHello
+        bool server_done = false;
+        for (int round = 0; round < 10 && (c->handshaking || !server_done); ++round) {
+            to_server();
+            int r = SSL_do_handshake(server);
+            if (r == 1) server_done = true;
+            else REQUIRE(SSL_get_error(server, r) == SSL_ERROR_WANT_READ);
+            REQUIRE(from_server() == step::need_recv);
+        }
+        REQUIRE_FALSE(c->handshaking);
+        REQUIRE(server_done);
+        REQUIRE(c->failed == failure::none);
+        REQUIRE(SSL_write(server, "x", 1) == 1);
+        CHECK(from_server() == step::need_recv);
+        CHECK(plain == "x");
+        bool resumed = c->resumed;
+        CHECK(resumed == (SSL_session_reused(server) == 1));
+        SSL_free(server);
+        t->detach(c, orderly ? sv[0] : -1, orderly);
+        CHECK(buffers.free_count() == buffer_count);
+        CHECK(buffers.spare_free() == spare_count);
+        return resumed;
+    }
+};
+
+} // namespace
+
+TEST_CASE("tls transport: the client side resumes with the server's last session") {
+    client_side cs;
+    CHECK_FALSE(cs.connect(true));
+    CHECK(cs.connect(true));
+    CHECK(cs.connect(true)); // the ticket the resumed connection left
+}
+
+// BUG (core/tls/transport.cpp, transport::detach): detaching a client
+// connection without close_notify (orderly = false, a reset passed on, a
+// block still in flight, no fd) calls SSL_free on an SSL that never set
+// SSL_SENT_SHUTDOWN; OpenSSL (ssl_clear_bad_session) then marks its session,
+// the very one kept in sessions_ for the server, not resumable: the next
+// connection to that server is a full handshake. Remove should_fail once fixed
+// (e.g. SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN) before SSL_free after a
+// finished, unfailed handshake).
+TEST_CASE("tls transport: a non-orderly close keeps the server's session" *
+          doctest::should_fail()) {
+    client_side cs;
+    CHECK_FALSE(cs.connect(true));
+    CHECK(cs.connect(false));
+    CHECK(cs.connect(true));
 }
