@@ -8,6 +8,7 @@
 #include "core/worker.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -182,6 +183,13 @@ void worker::on_timer(session& s) noexcept {
         if (s.client.tls != nullptr) stats_.tls_failed_timeout.add();
         else stats_.preamble_timeouts.add();
         ctx_.close(s, false);
+        return;
+    }
+    if (s.server.tls != nullptr && s.server.tls->handshaking && s.state == session_state::connecting) {
+        // The server's TLS handshake took longer than connect_timeout.
+        s.server.tls->failed = tls::failure::closed;
+        std::snprintf(s.server.tls->reason, sizeof s.server.tls->reason, "handshake timeout");
+        tls_failed(s, false);
         return;
     }
     if (upstream_->on_timer(s)) return; // queued, or waiting for a descriptor

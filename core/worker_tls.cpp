@@ -67,6 +67,9 @@ void worker::tls_connect(session& s) noexcept {
     }
     s.server.tls = c;
     s.server.transport = transport_kind::tls;
+    // The handshake is bounded as the connect was (the protocol's timer is
+    // not in use until the server is ready).
+    ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + s.pool->config().connect_timeout.count());
     tls_drive(s, false); // the ClientHello
 }
 
@@ -83,6 +86,7 @@ void worker::tls_handshake_done(session& s, bool client_side) noexcept {
     }
     stats_.tls_server_handshakes.add();
     if (resumed) stats_.tls_server_resumed.add();
+    ctx_.wheel->cancel(&s.idle_timer);
     ctx_.server_ready(s);
 }
 

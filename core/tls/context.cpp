@@ -227,8 +227,12 @@ ticket_keys::ticket_keys(std::int64_t rotation_ms) : rotation_ms_(rotation_ms) {
 bool ticket_keys::load(const std::string& path, std::string* why) {
     std::string text;
     if (!read_text(path, &text, why)) return false;
+    // One key is 108 base64 characters: on one line, or wrapped as
+    // `openssl rand -base64 80` writes it (64 + 44).
+    constexpr std::size_t key_chars = 108;
     std::vector<key> loaded;
-    std::size_t line_no = 0;
+    std::string acc;
+    std::size_t line_no = 0, key_line = 0;
     for (std::size_t at = 0; at < text.size();) {
         std::size_t end = text.find('\n', at);
         if (end == std::string::npos) end = text.size();
@@ -237,18 +241,29 @@ bool ticket_keys::load(const std::string& path, std::string* why) {
         ++line_no;
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
         if (line.empty() || line[0] == '#') continue;
+        if (acc.empty()) key_line = line_no;
+        acc += line;
+        if (acc.size() < key_chars && acc.back() != '=') continue;
         unsigned char out[128];
-        int n = line.size() <= 120 ? EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(line.data()), int(line.size())) : -1;
-        int pad = int(std::count(line.end() - std::min<std::size_t>(2, line.size()), line.end(), '='));
+        int n = acc.size() == key_chars
+                    ? EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(acc.data()), int(acc.size()))
+                    : -1;
+        int pad = int(std::count(acc.end() - 2, acc.end(), '='));
         if (n < 0 || n - pad != int(sizeof(key))) {
-            *why = file_error(path, "line " + std::to_string(line_no) +
+            *why = file_error(path, "line " + std::to_string(key_line) +
                                         ": not a base64 key of 80 bytes (openssl rand -base64 80)");
             return false;
         }
         key k;
         std::memcpy(&k, out, sizeof k);
         loaded.push_back(k);
+        acc.clear();
         if (loaded.size() == slots) break;
+    }
+    if (!acc.empty()) {
+        *why = file_error(path, "line " + std::to_string(key_line) +
+                                    ": not a base64 key of 80 bytes (openssl rand -base64 80)");
+        return false;
     }
     if (loaded.empty()) {
         *why = file_error(path, "no key in it (one per line: openssl rand -base64 80)");
@@ -284,7 +299,7 @@ const ticket_keys::key& ticket_keys::current() noexcept {
 
 const ticket_keys::key* ticket_keys::find(const unsigned char name[16], bool* renew) noexcept {
     std::uint32_t g = generation_.load(std::memory_order_acquire);
-    std::uint32_t usable = std::min(usable_, slots - 1);
+    std::uint32_t usable = std::min(usable_, slots);
     for (std::uint32_t i = 0; i < usable; ++i) {
         const key& k = keys_[(g - i) % slots];
         if (std::memcmp(k.name, name, 16) == 0) {

@@ -626,11 +626,8 @@ TEST_CASE("tls client_context: verification by name (sni) or by IP") {
     CHECK(SSL_get_verify_result(client.get()) == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
-// BUG (core/tls/context.cpp, ticket_keys::find): load() keeps up to four
-// lines (slots), but find() looks at min(usable_, slots - 1) = 3 keys, so
-// the fourth line of a file never decrypts (and a fifth is dropped without a
-// word). Remove should_fail once fixed.
-TEST_CASE("tls ticket_keys: every line of a four-line file decrypts" * doctest::should_fail()) {
+// A bug this test found (fixed in core/tls).
+TEST_CASE("tls ticket_keys: every line of a four-line file decrypts") {
     std::string path = write_file("keys4", key_line(1) + "\n" + key_line(2) + "\n" + key_line(3) +
                                                "\n" + key_line(4) + "\n");
     ticket_keys keys(1000);
@@ -646,13 +643,8 @@ TEST_CASE("tls ticket_keys: every line of a four-line file decrypts" * doctest::
     }
 }
 
-// BUG (core/tls/context.cpp, ticket_keys::load): the messages tell the
-// operator to make keys with `openssl rand -base64 80`, which wraps its
-// output at 64 columns (two lines per key): every such file is refused with
-// "line 1: not a base64 key of 80 bytes". `openssl rand 80 | base64 -w0`
-// (or `openssl base64 -A`) works. Remove should_fail once fixed.
-TEST_CASE("tls ticket_keys: a file made by openssl rand -base64 80 loads" *
-          doctest::should_fail()) {
+// A bug this test found (fixed in core/tls).
+TEST_CASE("tls ticket_keys: a file made by openssl rand -base64 80 loads") {
     std::string line = key_line(5);
     std::string path =
         write_file("keys_wrapped", line.substr(0, 64) + "\n" + line.substr(64) + "\n");

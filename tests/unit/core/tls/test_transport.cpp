@@ -589,16 +589,8 @@ TEST_CASE("tls transport: the client side resumes with the server's last session
     CHECK(cs.connect(true)); // the ticket the resumed connection left
 }
 
-// BUG (core/tls/transport.cpp, transport::detach): detaching a client
-// connection without close_notify (orderly = false, a reset passed on, a
-// block still in flight, no fd) calls SSL_free on an SSL that never set
-// SSL_SENT_SHUTDOWN; OpenSSL (ssl_clear_bad_session) then marks its session,
-// the very one kept in sessions_ for the server, not resumable: the next
-// connection to that server is a full handshake. Remove should_fail once fixed
-// (e.g. SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN) before SSL_free after a
-// finished, unfailed handshake).
-TEST_CASE("tls transport: a non-orderly close keeps the server's session" *
-          doctest::should_fail()) {
+// A bug this test found (fixed in core/tls).
+TEST_CASE("tls transport: a non-orderly close keeps the server's session") {
     client_side cs;
     CHECK_FALSE(cs.connect(true));
     CHECK(cs.connect(false));
