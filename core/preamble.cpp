@@ -79,9 +79,12 @@ void worker::preamble_start(session& s) noexcept {
         return;
     }
     s.state = session_state::handshake;
+    // TLS listeners: handshake_timeout; others min(idle_timeout, 10 s), and
+    // 10 s when idle_timeout is off (0).
+    std::int64_t idle = l.idle_timeout.count();
     std::int64_t limit = l.tls ? l.tls->handshake_timeout.count()
-                               : std::min<std::int64_t>(10000, l.idle_timeout.count());
-    ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + std::max<std::int64_t>(limit, 100));
+                               : idle > 0 ? std::min<std::int64_t>(10000, idle) : 10000;
+    ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + limit);
     streams_.arm_recv(s.client, false, true, ctx_.recv_ud(s, true));
 }
 
@@ -93,8 +96,12 @@ void worker::preamble_on_recv(session& s, const completion& c) noexcept {
         ctx_.maybe_reap(s);
         return;
     }
-    if (c.res <= 0) { // gone before it said anything usable (or no buffer: rare, closed)
-        ctx_.close(s, c.res < 0 && c.res != -ENOBUFS);
+    if (c.res == -ENOBUFS) { // no free buffer: again when one is back
+        ctx_.mark_starved(s, true);
+        return;
+    }
+    if (c.res <= 0) { // gone before it said anything usable
+        ctx_.close(s, c.res < 0);
         return;
     }
     std::uint16_t bid = completion_bid(c);
@@ -132,8 +139,13 @@ void worker::preamble_on_recv(session& s, const completion& c) noexcept {
         if (!need_more) {
             from = std::uint32_t(r.consumed);
             if (r.source.ss_family == AF_INET || r.source.ss_family == AF_INET6) {
-                if (r.source.ss_family == AF_INET) s.peer.v4 = reinterpret_cast<const sockaddr_in&>(r.source);
-                else s.peer.v6 = reinterpret_cast<const sockaddr_in6&>(r.source);
+                if (r.source.ss_family == AF_INET) {
+                    s.peer.v4 = reinterpret_cast<const sockaddr_in&>(r.source);
+                    s.proxy_dst.v4 = reinterpret_cast<const sockaddr_in&>(r.destination);
+                } else {
+                    s.peer.v6 = reinterpret_cast<const sockaddr_in6&>(r.source);
+                    s.proxy_dst.v6 = reinterpret_cast<const sockaddr_in6&>(r.destination);
+                }
                 s.key = client_key(r.source);
                 s.peer_from_proxy = true;
             }
@@ -220,13 +232,19 @@ void worker::preamble_done(session& s, std::uint16_t bid, std::uint32_t from, st
 bool worker::send_proxy_header(session& s) noexcept {
     sockaddr_storage src{}, dst{};
     if (s.peer_from_proxy) {
-        if (s.peer.family == AF_INET) std::memcpy(&src, &s.peer.v4, sizeof s.peer.v4);
-        else std::memcpy(&src, &s.peer.v6, sizeof s.peer.v6);
-    } else if (!stream_io::peer_address(s.client.fd, &src)) {
-        src.ss_family = AF_UNSPEC;
+        // What the header we received said, both ends (as HAProxy passes it on).
+        if (s.peer.family == AF_INET) {
+            std::memcpy(&src, &s.peer.v4, sizeof s.peer.v4);
+            std::memcpy(&dst, &s.proxy_dst.v4, sizeof s.proxy_dst.v4);
+        } else {
+            std::memcpy(&src, &s.peer.v6, sizeof s.peer.v6);
+            std::memcpy(&dst, &s.proxy_dst.v6, sizeof s.proxy_dst.v6);
+        }
+    } else {
+        if (!stream_io::peer_address(s.client.fd, &src)) src.ss_family = AF_UNSPEC;
+        socklen_t len = sizeof dst;
+        if (getsockname(s.client.fd, reinterpret_cast<sockaddr*>(&dst), &len) != 0) dst.ss_family = AF_UNSPEC;
     }
-    socklen_t len = sizeof dst;
-    if (getsockname(s.client.fd, reinterpret_cast<sockaddr*>(&dst), &len) != 0) dst.ss_family = AF_UNSPEC;
     char header[proto::proxy::max_v1_size + proto::proxy::max_v2_written + 8];
     std::size_t n = s.pool->config().proxy_protocol == config::proxy_protocol_version::v1
                         ? proto::proxy::write_v1(header, src, dst)

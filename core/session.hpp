@@ -80,7 +80,8 @@ struct session {
     // with the bytes received so far when one receive was not enough.
     bool proxy_pending = false;
     bool sni_pending = false;
-    bool peer_from_proxy = false;      // `peer` and `key` come from a PROXY header
+    bool peer_from_proxy = false;      // `peer`, `key` and `proxy_dst` come from a PROXY header
+    peer_address proxy_dst{};          // the destination the PROXY header named
     std::uint16_t preamble_bid = no_buffer;
     __kernel_timespec connect_ts{};
 };

@@ -407,14 +407,16 @@ void worker::rearm_starved() noexcept {
         if (s.generation != gen || s.state == session_state::free || s.state == session_state::closing)
             continue;
         stream& st = client_side ? s.client : s.server;
-        if (st.tls != nullptr && st.tls_handshaking()) {
+        bool preamble = s.state == session_state::handshake && st.tls == nullptr;
+        if (preamble || (st.tls != nullptr && st.tls_handshaking())) {
             if (budget == 0) {
                 starved_[kept++] = e;
                 continue;
             }
             --budget;
             st.starved = false;
-            streams_.tls_arm_socket(st, false, ctx_.recv_ud(s, client_side));
+            if (preamble) streams_.arm_recv(st, false, false, ctx_.recv_ud(s, client_side));
+            else streams_.tls_arm_socket(st, false, ctx_.recv_ud(s, client_side));
             continue;
         }
         if (s.protocol == protocol_kind::l4 && s.state != session_state::relaying) continue;

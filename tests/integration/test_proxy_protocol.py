@@ -363,10 +363,8 @@ def test_receive_http_and_tcp():
 
 def test_ipv6_client_forwarded_from_ipv4_listener():
     """An IPv6 client named by a received header, sent on by a pool with
-    proxy_protocol: the server must still learn that client (HAProxy sends the
-    received source and destination, TCP6). A known bug: skipped with the
-    reason unless RINGWAY_ITEST_KNOWN_BUGS is set."""
-    check_known = bool(os.environ.get("RINGWAY_ITEST_KNOWN_BUGS"))
+    proxy_protocol: the server must still learn that client (as HAProxy does,
+    ringway sends the received source and destination, TCP6)."""
     app, sink = http_server("app"), recording_server()
     try:
         with start_ringway(receiving_config(app, sink, "")) as rw:
@@ -377,9 +375,6 @@ def test_ipv6_client_forwarded_from_ipv4_listener():
             data = sink.snapshot()[-1]
             line = data.partition(b"\r\n")[0]
             ok = line.startswith(f"PROXY TCP6 {CLIENT6[0]} ".encode())
-            if not ok and not check_known:
-                skip(f"known bug: IPv6 client from a PROXY header on an IPv4 listener is sent on as {line!r} "
-                     f"(set RINGWAY_ITEST_KNOWN_BUGS=1 to fail on it)")
             check(ok, f"the server got {line!r}: the IPv6 client {CLIENT6} is lost")
             rw.stop()
     finally:
@@ -513,8 +508,7 @@ def test_silent_client_preamble_timeout():
 
 def test_preamble_with_idle_timeout_off():
     """idle_timeout = "0s" disables the idle timeout; the preamble's is then
-    10 s, so a header taking 300 ms is read. A known bug (ringway closes it
-    after 100 ms): skipped with the reason unless RINGWAY_ITEST_KNOWN_BUGS is set."""
+    10 s, so a header taking 300 ms is read (it was cut after 100 ms once)."""
     app, sink = http_server("app"), recording_server()
     try:
         with start_ringway(receiving_config(app, sink, "", idle="0s")) as rw:
@@ -527,10 +521,7 @@ def test_preamble_with_idle_timeout_off():
                     status = read_response(reader(s)).status
                 except (OSError, EOFError) as e:
                     status = repr(e)
-            st = stop_ok(rw)
-            if status != 200 and not os.environ.get("RINGWAY_ITEST_KNOWN_BUGS"):
-                skip(f"known bug: with idle_timeout = \"0s\" a header sent over 300 ms is cut ({status}, "
-                     f"preamble_timeouts={st.get('preamble_timeouts')}); set RINGWAY_ITEST_KNOWN_BUGS=1 to fail on it")
+            stop_ok(rw)
             check(status == 200, f"a header sent over 300 ms with idle_timeout = \"0s\": {status}")
     finally:
         app.stop()
