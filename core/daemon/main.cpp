@@ -68,8 +68,10 @@ void log_totals(const proxy& p) {
     proxy_totals t = p.totals();
     log_counters(t, "stats");
     if (t.http_requests + t.http_bad_requests > 0) log_counters(t, "http_stats");
-    if (t.tls_handshakes + t.tls_server_handshakes + t.tls_failed_malformed + t.tls_failed_closed > 0)
-        log_counters(t, "tls_stats");
+    std::uint64_t tls = 0;
+    for (const auto& c : core::worker_counters)
+        if (std::string_view(c.line) == "tls_stats") tls += t.*c.total;
+    if (tls > 0) log_counters(t, "tls_stats");
     for (const auto& s : t.servers)
         log::info("server_stats").kv("pool", s.pool).kv("server", s.server)
             .kv("health", s.health).kv("connections", s.connections)

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto/ascii.hpp"
 
@@ -39,12 +41,24 @@ std::string file_error(const std::string& path, const std::string& reason) {
 
 // Reads the whole file (certificates and keys are small).
 bool read_text(const std::string& path, std::string* text, std::string* why) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 24)) {
+        std::string reason = fd < 0 || !S_ISDIR(st.st_mode) ? std::strerror(errno) : "";
+        if (fd >= 0 && S_ISDIR(st.st_mode)) reason = "it is a directory";
+        else if (fd >= 0 && !S_ISREG(st.st_mode)) reason = "not a regular file";
+        else if (fd >= 0) reason = "larger than 16 MiB";
+        if (fd >= 0) ::close(fd);
+        *why = file_error(path, "cannot read it: " + reason);
+        return false;
+    }
+    text->resize(std::size_t(st.st_size));
+    ssize_t n = ::read(fd, text->data(), text->size());
+    ::close(fd);
+    if (n != st.st_size) {
         *why = file_error(path, std::string("cannot read it: ") + std::strerror(errno));
         return false;
     }
-    text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return true;
 }
 
