@@ -100,20 +100,31 @@ def nofile_limit():
     return hard if hard != resource.RLIM_INFINITY else 1 << 20
 
 
-def ringway_config(mode, workers, backend, io_engine=None):
+def ringway_config(mode, workers, backend, io_engine=None, tls=None):
     """ringway's TOML: one listener with `protocol = mode` on a port the kernel picks
     (ringway logs it), one pool with the one server `backend` ("host:port"). In HTTP
     mode the pool keeps up to 64 idle backend connections per worker for reuse.
     io_engine ("auto", "io_uring" or "epoll"; None: the key is left out, ringway's
-    default) sets `runtime.io_engine`."""
+    default) sets `runtime.io_engine`. Mode "tls" is HTTP mode behind a TLS listener
+    whose certificate and key are tls["cert"] and tls["key"] (absolute paths)."""
+    terminate = mode == "tls"
+    if terminate:
+        mode = "http"
     keepalive = ('keepalive = { max_idle = 64, idle_timeout = "30s" }\n'
                  if mode == "http" else "")
     about = ("HTTP mode" if mode == "http" else "TCP mode")
+    if terminate:
+        about = "TLS termination, " + about
     if io_engine:
         about += f", {io_engine} I/O engine"
     reuse = ("# backend connections kept alive and reused per worker (pool keepalive)\n"
              if mode == "http" else "")
     engine = f'io_engine = "{io_engine}"\n' if io_engine else ""
+    listener_tls = ""
+    if terminate:
+        t = tls or {"cert": "CERT", "key": "KEY"}
+        listener_tls = (f'[listeners.tls]\ncertificates = [{{ cert = "{t["cert"]}", '
+                        f'key = "{t["key"]}" }}]\n')
     return f"""# ringway: {about}, {workers} worker(s), one server, no access log
 {reuse}[runtime]
 workers = {workers}
@@ -123,33 +134,42 @@ name = "bench"
 listen = ["127.0.0.1:0"]
 protocol = "{mode}"
 pool = "bench"
-
+{listener_tls}
 [pools.bench]
 balance = "round_robin"
 servers = [ {{ address = "{backend}" }} ]
 {keepalive}"""
 
 
-def haproxy_config(mode, workers, port, backend):
+def haproxy_config(mode, workers, port, backend, tls=None):
     """HAProxy's config: `mode tcp` or `mode http` (then `http-reuse always` and the
     X-Forwarded-For, -Proto and -Host fields ringway adds), `nbthread` = workers,
-    listening on 127.0.0.1:port."""
+    listening on 127.0.0.1:port. Mode "tls": `mode http` behind `bind ... ssl crt
+    tls["pem"]` (certificate and key in one file), TLS 1.2 or later, tickets on (the
+    default)."""
     maxconn = max(1024, min(50000, (nofile_limit() - 200) // 2))
+    terminate = mode == "tls"
+    if terminate:
+        mode = "http"
     http = mode == "http"
     about = ("HTTP mode, backend connections reused by any client (http-reuse always)"
              if http else "TCP mode")
+    if terminate:
+        about = "TLS termination, " + about
     timeouts = "    timeout http-keep-alive 60s\n" if http else ""
     # The X-Forwarded-* fields ringway always sets (core/http/rewrite.hpp), so that the
     # three HTTP proxies rewrite the same request head.
     reuse = ("    http-reuse always\n    option forwardfor\n"
-             "    http-request set-header X-Forwarded-Proto http\n"
+             f"    http-request set-header X-Forwarded-Proto {'https' if terminate else 'http'}\n"
              "    http-request set-header X-Forwarded-Host %[req.hdr(host)]\n"
              if http else "")
+    tls_global = "    ssl-default-bind-options ssl-min-ver TLSv1.2\n" if terminate else ""
+    bind_ssl = f" ssl crt {(tls or {}).get('pem', 'PEM')}" if terminate else ""
     return f"""# haproxy: {about}, {workers} thread(s), one server, no logging
 global
     nbthread {workers}
     maxconn {maxconn}
-
+{tls_global}
 defaults
     mode {mode}
     maxconn {maxconn}
@@ -158,7 +178,7 @@ defaults
     timeout server 60s
 {timeouts}
 frontend bench
-    bind 127.0.0.1:{port}
+    bind 127.0.0.1:{port}{bind_ssl}
     default_backend bench
 
 backend bench
@@ -166,11 +186,13 @@ backend bench
 """
 
 
-def nginx_config(mode, workers, port, backend, module, tmp):
+def nginx_config(mode, workers, port, backend, module, tmp, tls=None):
     """NGINX's config: `stream` (tcp; `module` is the stream module to load, "" when built
     in) or `proxy_pass` to an upstream with keepalive (http; the client's Host and the
     X-Forwarded-For, -Proto and -Host fields ringway adds); `worker_processes` =
-    workers; its pid, logs and temp files under `tmp`."""
+    workers; its pid, logs and temp files under `tmp`. Mode "tls": the http config
+    behind `listen ... ssl` with tls["cert"] and tls["key"], TLS 1.2 and 1.3, session
+    tickets on, no session cache (none, the default)."""
     connections = max(1024, min(65536, nofile_limit() - 200))
     reuseport = " reuseport" if workers > 1 else ""
     head = f"""daemon off;
@@ -200,11 +222,19 @@ stream {{
     }}
 }}
 """
+    ssl = ""
+    about = "HTTP reverse proxy"
+    if mode == "tls":
+        t = tls or {"cert": "CERT", "key": "KEY"}
+        ssl = (f"\n        ssl_certificate {t['cert']};\n        ssl_certificate_key {t['key']};"
+               "\n        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_tickets on;"
+               "\n        ssl_session_cache none;")
+        about = "TLS termination, HTTP reverse proxy"
     # keepalive_requests: NGINX's default of 1000 would close client and backend
     # connections every 1000 requests, which HAProxy does not do; temp files off so a
     # 64 KiB answer never goes through the disk. Host and X-Forwarded-*: as ringway
     # forwards them (the client's Host; NGINX's default is the upstream's name).
-    return f"""# nginx: HTTP reverse proxy, {workers} worker process(es), one server, backend
+    return f"""# nginx: {about}, {workers} worker process(es), one server, backend
 # connections kept alive (upstream keepalive), no logging
 {head}
 http {{
@@ -223,7 +253,7 @@ http {{
         keepalive_requests 1000000;
     }}
     server {{
-        listen 127.0.0.1:{port}{reuseport};
+        listen 127.0.0.1:{port}{" ssl" if ssl else ""}{reuseport};{ssl}
         location / {{
             proxy_pass http://bench;
             proxy_http_version 1.1;

@@ -180,7 +180,8 @@ std::unique_ptr<proxy> proxy::start(const config::root& cfg, std::string* why) {
     // Active health checks run on their own thread and ring, never on a
     // worker. Started once every worker is up, so a failure here can stop them.
     p->health_ =
-        core::health_checker::start(p->config_, *p->shared_, p->features_, p->engine_, why);
+        core::health_checker::start(p->config_, *p->shared_, p->features_, p->engine_, why,
+                                    p->tls_.get());
     if (!p->health_) return nullptr;
     return p;
 }

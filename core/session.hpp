@@ -75,6 +75,14 @@ struct session {
     peer_address peer{};               // HTTP: the client's address (family 0: unknown)
     std::int64_t fd_wait_since_ms = 0; // first EMFILE on the server socket; 0 = none
     timer_node idle_timer;             // the protocol's timer; queue timeout while queued
+    // Before the protocol starts (session_state::handshake, preamble.cpp): a
+    // PROXY header or a ClientHello (SNI routing) still to read, and a block
+    // with the bytes received so far when one receive was not enough.
+    bool proxy_pending = false;
+    bool sni_pending = false;
+    bool peer_from_proxy = false;      // `peer`, `key` and `proxy_dst` come from a PROXY header
+    peer_address proxy_dst{};          // the destination the PROXY header named
+    std::uint16_t preamble_bid = no_buffer;
     __kernel_timespec connect_ts{};
 };
 

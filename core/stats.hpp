@@ -26,6 +26,12 @@
     X(bytes_to_clients, "stats", "bytes_to_clients", "bytes sent to clients")                      \
     X(buffer_starved, "stats", "buffer_starved", "a receive found no free buffer (-ENOBUFS)")      \
     X(moved_out, "stats", "moved_out", "stalled queues moved out of the buffer pool (pressure)")   \
+    X(proxy_protocol, "stats", "proxy_protocol", "PROXY headers accepted")                         \
+    X(proxy_protocol_errors, "stats", "proxy_protocol_errors", "malformed PROXY headers: closed")  \
+    X(proxy_protocol_refused, "stats", "proxy_protocol_refused", "from outside proxy_protocol_from")\
+    X(preamble_timeouts, "stats", "preamble_timeouts", "PROXY header or ClientHello too slow")     \
+    X(sni_routed, "stats", "sni_routed", "TLS passthrough: routed by the ClientHello's name")       \
+    X(sni_default, "stats", "sni_default", "... no route matched, no name, or not TLS: default pool")\
     X(http_requests, "http_stats", "requests", "request heads parsed and routed")                  \
     X(http_bad_requests, "http_stats", "bad_requests", "refused by the parser (400..505)")         \
     X(http_no_route, "http_stats", "no_route", "404: no route matched")                            \

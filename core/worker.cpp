@@ -8,6 +8,7 @@
 #include "core/worker.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,7 +24,14 @@ namespace ringway::core {
 // ---------------------------------------------------- routing to protocols
 
 void worker_context::server_ready(session& s) noexcept {
-    if (s.server.tls == nullptr && s.pool->config().tls) return owner->tls_connect(s);
+    if (s.server.tls == nullptr && !s.server_reused) {
+        if (s.pool->config().proxy_protocol != config::proxy_protocol_version::none &&
+            !owner->send_proxy_header(s)) {
+            refuse(s, "the PROXY header could not be sent");
+            return;
+        }
+        if (s.pool->config().tls) return owner->tls_connect(s);
+    }
     if (s.protocol == protocol_kind::http) http->on_connected(s);
     else l4->on_connected(s);
 }
@@ -71,6 +79,9 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
     for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
     reap_.reserve(max_sessions);
     pending_.resize(64 + listen_.size());
+    ready_.reserve(std::size_t(max_sessions) * 2);
+    ready_batch_.reserve(std::size_t(max_sessions) * 2);
+    streams_.set_ready(&ready_);
     starved_.reserve(std::size_t(max_sessions) * 2);
 }
 
@@ -169,8 +180,16 @@ void worker::arm_tick() noexcept {
 
 void worker::on_timer(session& s) noexcept {
     if (s.state == session_state::handshake) {
-        stats_.tls_failed_timeout.add();
+        if (s.client.tls != nullptr) stats_.tls_failed_timeout.add();
+        else stats_.preamble_timeouts.add();
         ctx_.close(s, false);
+        return;
+    }
+    if (s.server.tls != nullptr && s.server.tls->handshaking && s.state == session_state::connecting) {
+        // The server's TLS handshake took longer than connect_timeout.
+        s.server.tls->failed = tls::failure::closed;
+        std::snprintf(s.server.tls->reason, sizeof s.server.tls->reason, "handshake timeout");
+        tls_failed(s, false);
         return;
     }
     if (upstream_->on_timer(s)) return; // queued, or waiting for a descriptor
@@ -227,6 +246,7 @@ void worker::on_session_completion(session& s, op_kind kind, const completion& c
 void worker::on_recv(session& s, bool from_client, const completion& c) noexcept {
     stream& src = from_client ? s.client : s.server;
     if (src.tls != nullptr) return tls_on_recv(s, from_client, c);
+    if (s.state == session_state::handshake) return preamble_on_recv(s, c);
     if ((c.flags & completion_more) == 0) src.recv_armed = false;
     if (c.res > 0) {
         std::uint16_t bid = completion_bid(c);
@@ -272,7 +292,7 @@ void worker::on_sent(session& s, bool to_client, int res) noexcept {
 
 void worker::after_batch() noexcept {
     std::int64_t now = loop_.now_ms();
-    if (!tls_ready_.empty()) deliver_tls();
+    if (!ready_.empty()) deliver_ready();
     buffers_.publish();
     relieve_pressure();
     rearm_starved();
@@ -315,6 +335,9 @@ void worker::session_start(int client_fd, std::uint32_t listener) noexcept {
     stats_.active.add();
     int one = 1;
     setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const config::listener& l = config_->listeners[listener];
+    if (l.proxy_protocol || (l.protocol == config::protocol_kind::tcp && !l.routes.empty()))
+        return preamble_start(s);
     if (tls_ && tls_registry_->listeners[listener]) return tls_accept(s);
     protocol_start(s);
 }
@@ -327,7 +350,7 @@ void worker::protocol_start(session& s) noexcept {
     }
     // One getpeername per connection, only where the balancer uses it.
     sockaddr_storage peer{};
-    if (s.pool->config().balance == config::balance_kind::maglev &&
+    if (s.pool->config().balance == config::balance_kind::maglev && !s.peer_from_proxy &&
         stream_io::peer_address(client_fd, &peer))
         s.key = client_key(peer);
     l4_->start(s);
@@ -338,6 +361,7 @@ void worker::session_free(session& s) noexcept {
     // requests: the pool takes that connection.
     if (s.server.fd >= 0 && s.parked_pool != nullptr) upstream_->release(s, true);
     if (http_->enabled()) http_->release_state(s);
+    if (s.preamble_bid != no_buffer) buffers_.recycle(s.preamble_bid);
     streams_.close(s.client, s.reset);
     streams_.close(s.server, s.reset);
     pool_state* pool = s.counted_active ? s.pool : nullptr; // a server slot frees
@@ -383,14 +407,16 @@ void worker::rearm_starved() noexcept {
         if (s.generation != gen || s.state == session_state::free || s.state == session_state::closing)
             continue;
         stream& st = client_side ? s.client : s.server;
-        if (st.tls != nullptr && st.tls_handshaking()) {
+        bool preamble = s.state == session_state::handshake && st.tls == nullptr;
+        if (preamble || (st.tls != nullptr && st.tls_handshaking())) {
             if (budget == 0) {
                 starved_[kept++] = e;
                 continue;
             }
             --budget;
             st.starved = false;
-            streams_.tls_arm_socket(st, false, ctx_.recv_ud(s, client_side));
+            if (preamble) streams_.arm_recv(st, false, false, ctx_.recv_ud(s, client_side));
+            else streams_.tls_arm_socket(st, false, ctx_.recv_ud(s, client_side));
             continue;
         }
         if (s.protocol == protocol_kind::l4 && s.state != session_state::relaying) continue;

@@ -77,6 +77,8 @@ public:
     // The server connection of `s` is up and its pool speaks TLS: handshake,
     // then the protocol hears server_ready. worker_tls.cpp.
     void tls_connect(session& s) noexcept;
+    // pools.NAME.proxy_protocol: writes the header on a new server connection.
+    bool send_proxy_header(session& s) noexcept;
 
     // Creates the wake-up eventfd. Control thread, before the worker's
     // thread starts (command() may be called from then on).
@@ -116,13 +118,23 @@ private:
     void on_wake() noexcept;
     void arm_tick() noexcept;
     // worker_tls.cpp: the TLS transport's side of dispatch.
-    void tls_accept(session& s) noexcept;
+    // A TLS listener's client: handshake, with `bid` [from, to) as its first
+    // bytes when a preamble read them (no_buffer: none yet).
+    void tls_accept(session& s, std::uint16_t bid = no_buffer, std::uint32_t from = 0,
+                    std::uint32_t to = 0) noexcept;
     void tls_on_recv(session& s, bool from_client, const completion& c) noexcept;
     void tls_on_sent(session& s, bool to_client, int res) noexcept;
     void tls_drive(session& s, bool client_side) noexcept;
     void tls_handshake_done(session& s, bool client_side) noexcept;
     void tls_failed(session& s, bool client_side) noexcept;
-    void deliver_tls() noexcept;
+    void deliver_ready() noexcept;
+    // preamble.cpp: what comes before the protocol (a PROXY header, the
+    // ClientHello of SNI routing).
+    void preamble_start(session& s) noexcept;
+    void preamble_on_recv(session& s, const completion& c) noexcept;
+    void preamble_done(session& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
+    bool proxy_source_allowed(const session& s) noexcept;
+    config::pool const* sni_route(const config::listener& l, std::string_view name) const noexcept;
     // acceptor.cpp: listening sockets.
     void arm_accept(listen_socket& l) noexcept;
     void cancel_accept(listen_socket& l) noexcept;
@@ -152,8 +164,9 @@ private:
     std::unique_ptr<http_protocol> http_;
     const tls::registry* tls_registry_ = nullptr;
     std::unique_ptr<tls::transport> tls_;
-    std::vector<std::uint64_t> tls_ready_;   // receive tags: see stream_io::set_tls
-    std::vector<std::uint64_t> tls_batch_;
+    std::vector<std::uint64_t> ready_;       // receive tags: see stream_io::set_ready
+    std::vector<std::uint64_t> ready_batch_;
+    std::int64_t last_preamble_log_ms_ = -100000;
     std::int64_t last_tls_log_ms_ = -100000;
     std::vector<listen_socket> listen_;
     std::vector<std::uint32_t> free_slots_;

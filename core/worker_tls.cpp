@@ -18,21 +18,20 @@ void worker::use_tls(const tls::registry* r) {
     tls_registry_ = r;
     if (r == nullptr || !r->any()) return;
     tls_ = std::make_unique<tls::transport>(buffers_);
-    streams_.set_tls(tls_.get(), &tls_ready_);
+    streams_.set_tls(tls_.get());
     // Plaintext of records goes to spare buffers: as many as the ring has
     // (ids stay below the blocks' and no_buffer).
     std::uint32_t ring = config_->runtime.buffers;
     buffers_.set_spare(std::min<std::uint32_t>(ring, 0xf000u - ring));
-    tls_ready_.reserve(sessions_.size() * 2);
-    tls_batch_.reserve(sessions_.size() * 2);
 }
 
 // ------------------------------------------------------------- handshakes
 
-void worker::tls_accept(session& s) noexcept {
+void worker::tls_accept(session& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
     const tls::server_context& ctx = *tls_registry_->listeners[s.listener];
     tls::connection* c = tls_->attach_server(ctx);
     if (c == nullptr) {
+        if (bid != no_buffer) buffers_.recycle(bid);
         ctx_.close(s, true);
         return;
     }
@@ -40,6 +39,12 @@ void worker::tls_accept(session& s) noexcept {
     s.client.transport = transport_kind::tls;
     s.state = session_state::handshake;
     ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + ctx.settings().handshake_timeout.count());
+    s.client.recv_armed = true; // the handshake's own receives
+    if (bid != no_buffer) {
+        streams_.tls_input(s.client, bid, from, to);
+        tls_drive(s, true);
+        return;
+    }
     // A ClientHello is usually there already: poll first.
     streams_.tls_arm_socket(s.client, true, ctx_.recv_ud(s, true));
 }
@@ -62,6 +67,9 @@ void worker::tls_connect(session& s) noexcept {
     }
     s.server.tls = c;
     s.server.transport = transport_kind::tls;
+    // The handshake is bounded as the connect was (the protocol's timer is
+    // not in use until the server is ready).
+    ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + s.pool->config().connect_timeout.count());
     tls_drive(s, false); // the ClientHello
 }
 
@@ -78,6 +86,7 @@ void worker::tls_handshake_done(session& s, bool client_side) noexcept {
     }
     stats_.tls_server_handshakes.add();
     if (resumed) stats_.tls_server_resumed.add();
+    ctx_.wheel->cancel(&s.idle_timer);
     ctx_.server_ready(s);
 }
 
@@ -162,7 +171,7 @@ void worker::tls_on_recv(session& s, bool from_client, const completion& c) noex
         return;
     }
     if (c.res >= 0) {
-        streams_.tls_input(st, c.res > 0 ? completion_bid(c) : no_buffer, std::uint32_t(c.res));
+        streams_.tls_input(st, c.res > 0 ? completion_bid(c) : no_buffer, 0, std::uint32_t(c.res));
         tls_drive(s, from_client);
         return;
     }
@@ -195,14 +204,15 @@ void worker::tls_on_sent(session& s, bool to_client, int res) noexcept {
     else l4_->on_sent(s, to_client, r);
 }
 
-// Streams armed while plaintext (or ciphertext) was at hand: delivered here,
-// after the batch, as a receive completion would have been. A delivery may
-// arm again (the L4 relay does at once): a few rounds, then the loop is woken
-// so that the rest goes after the next batch rather than being starved.
-void worker::deliver_tls() noexcept {
-    for (int round = 0; round < 4 && !tls_ready_.empty(); ++round) {
-        tls_batch_.swap(tls_ready_);
-        for (std::uint64_t ud : tls_batch_) {
+// Streams armed while bytes were at hand (held bytes, TLS plaintext or
+// ciphertext): delivered here, after the batch, as a receive completion
+// would have been. A delivery may arm again (the L4 relay does at once): a
+// few rounds, then the loop is woken so that the rest goes after the next
+// batch rather than starving everything else.
+void worker::deliver_ready() noexcept {
+    for (int round = 0; round < 4 && !ready_.empty(); ++round) {
+        ready_batch_.swap(ready_);
+        for (std::uint64_t ud : ready_batch_) {
             tag t = decode(ud);
             std::uint32_t slot = t.slot & 0xffffffu;
             if (slot >= sessions_.size()) continue;
@@ -213,12 +223,21 @@ void worker::deliver_tls() noexcept {
                 (!client_side && (t.slot >> 24) != s.server_epoch))
                 continue;
             stream& st = client_side ? s.client : s.server;
-            if (!st.recv_armed || st.tls == nullptr || st.tls->socket_recv) continue;
+            if (!st.recv_armed) continue;
+            if (st.held != no_buffer) {
+                std::uint16_t bid = st.held;
+                st.held = no_buffer;
+                st.recv_armed = false;
+                if (s.protocol == protocol_kind::http) http_->on_bytes(s, client_side, bid, st.held_len);
+                else l4_->on_bytes(s, client_side, bid, st.held_len);
+                continue;
+            }
+            if (st.tls == nullptr || st.tls->socket_recv) continue;
             tls_drive(s, client_side);
         }
-        tls_batch_.clear();
+        ready_batch_.clear();
     }
-    if (!tls_ready_.empty()) loop_.wake();
+    if (!ready_.empty()) loop_.wake();
 }
 
 } // namespace ringway::core

@@ -173,6 +173,17 @@ int run(int argc, char** argv) {
             return 1;
         }
     }
+    if (opts.tls.resume) {
+        // Asked for resumption: a server that does not resume must not pass for one that does.
+        const tls_figures& t = report.stats.tls;
+        std::uint64_t handshakes = t.full + t.resumed;
+        if (handshakes == 0 || double(t.resumed) < 0.9 * double(handshakes)) {
+            std::fprintf(stderr,
+                         "ringway-load: --tls-resume: %llu of %llu handshakes resumed, below 90%%\n",
+                         (unsigned long long)t.resumed, (unsigned long long)handshakes);
+            return 2;
+        }
+    }
     return report.stats.error_total() > 0 ? 2 : 0;
 }
 

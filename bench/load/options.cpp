@@ -14,12 +14,13 @@ namespace ringway::load {
 namespace {
 
 constexpr const char* usage_text =
-    "usage: ringway-load --url http://HOST:PORT/PATH [--url ...] [options]\n"
+    "usage: ringway-load --url http[s]://HOST:PORT/PATH [--url ...] [options]\n"
     "       ringway-load --tcp HOST:PORT [--message-size N | --tcp-stream] [options]\n"
     "\n"
     "An io_uring load generator: HTTP/1.1 or raw TCP, closed or open loop.\n"
     "What to send:\n"
-    "  --url URL           http:// URL; repeat it to cycle through several (round robin)\n"
+    "  --url URL           http:// or https:// URL; repeat it to cycle through several (round\n"
+    "                      robin; all of one scheme)\n"
     "  --method M          request method (default GET)\n"
     "  -H, --header 'K: V' extra request header, repeatable\n"
     "  --body-size N       send a body of N bytes with Content-Length (default 0: none)\n"
@@ -27,6 +28,17 @@ constexpr const char* usage_text =
     "  --tcp HOST:PORT     raw TCP: send --message-size bytes, wait for as many back (echo)\n"
     "  --message-size N    TCP message size (default 64; 65536 with --tcp-stream)\n"
     "  --tcp-stream        TCP one way: send without pause, report bytes/s\n"
+    "https:\n"
+    "  -k, --insecure      do not verify the server's certificate\n"
+    "  --cacert FILE       verify against the CA certificates in FILE (default: the system's)\n"
+    "  --sni NAME          server name sent and verified (default: the URL's host; none is\n"
+    "                      sent for an IP address)\n"
+    "  --tls-version V     1.2 or 1.3 only (default: either)\n"
+    "  --ciphers LIST      ':'-separated; TLS_* names are TLS 1.3 suites, others TLS 1.2 ciphers\n"
+    "  --groups LIST       key exchange groups, e.g. X25519:P-256\n"
+    "  --tls-resume        with --new-connection: offer the previous connection's session, so\n"
+    "                      handshakes after the first are resumed; exit 2 below 90% resumed\n"
+    "                      (without it every handshake is full: no tickets, no session reuse)\n"
     "How hard:\n"
     "  -c, --connections N connections in all, spread over the threads (default 64)\n"
     "  -t, --threads N     threads, one io_uring each (default 1)\n"
@@ -43,7 +55,8 @@ constexpr const char* usage_text =
     "                      to FILE ('-': stdout, after the text summary goes to stderr)\n"
     "  --no-progress       no progress line (there is one a second only on a terminal)\n"
     "Exit status: 0 every request succeeded, 1 bad usage or set-up failure, 2 some\n"
-    "requests failed (connect, timeout, reset, short body, bad response, 4xx/5xx).\n";
+    "requests failed (connect, tls, timeout, reset, short body, bad response, 4xx/5xx)\n"
+    "or --tls-resume resumed fewer than 90% of the handshakes.\n";
 
 bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& out) {
     if (text.empty()) return false;
@@ -106,19 +119,19 @@ bool parse_duration(std::string_view text, std::uint64_t& out_ns) {
     return true;
 }
 
-bool parse_url(std::string_view text, url& out, std::string& host_port, std::string& error) {
-    constexpr std::string_view scheme = "http://";
-    if (text.substr(0, scheme.size()) != scheme) {
-        error = text.starts_with("https://") ? "https is not supported (plain HTTP/1.1 only)"
-                                             : "expected http://HOST[:PORT][/PATH]";
+bool parse_url(std::string_view text, url& out, std::string& host_port, bool& tls,
+               std::string& error) {
+    tls = text.starts_with("https://");
+    if (!tls && !text.starts_with("http://")) {
+        error = "expected http[s]://HOST[:PORT][/PATH]";
         return false;
     }
-    std::string_view rest = text.substr(scheme.size());
+    std::string_view rest = text.substr(tls ? 8 : 7);
     std::size_t slash = rest.find_first_of("/?");
     std::string_view authority = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? "/" : rest.substr(slash);
     if (authority.empty() || authority.find('@') != std::string_view::npos) {
-        error = "expected http://HOST[:PORT][/PATH]";
+        error = "expected http[s]://HOST[:PORT][/PATH]";
         return false;
     }
     std::size_t hash = path.find('#');
@@ -130,7 +143,7 @@ bool parse_url(std::string_view text, url& out, std::string& host_port, std::str
     std::size_t close = authority.rfind(']');
     std::size_t colon = authority.rfind(':');
     bool has_port = colon != std::string_view::npos && (close == std::string_view::npos || colon > close);
-    host_port = has_port ? std::string(authority) : std::string(authority) + ":80";
+    host_port = has_port ? std::string(authority) : std::string(authority) + (tls ? ":443" : ":80");
     for (char c : out.path)
         if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
             error = "the path holds a space or a control character";
@@ -178,6 +191,7 @@ bool resolve_target(std::string_view text, target& out, std::string& error) {
     std::memcpy(&out.address, result->ai_addr, result->ai_addrlen);
     out.length = result->ai_addrlen;
     out.text = std::string(text);
+    out.host = host.empty() ? "127.0.0.1" : host;
     freeaddrinfo(result);
     return true;
 }
@@ -187,6 +201,7 @@ bool parse_options(int argc, char** argv, options& out) {
     bool message_size_given = false, tcp_stream = false, duration_given = false;
     std::string tcp_address;
     std::vector<std::string> url_texts;
+    std::vector<std::string> tls_flags; // given, to refuse them without https
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
@@ -203,6 +218,16 @@ bool parse_options(int argc, char** argv, options& out) {
         }
         if (arg == "--no-progress") {
             out.progress = false;
+            continue;
+        }
+        if (arg == "--insecure" || arg == "-k") {
+            out.tls.verify = false;
+            tls_flags.emplace_back(arg);
+            continue;
+        }
+        if (arg == "--tls-resume") {
+            out.tls.resume = true;
+            tls_flags.emplace_back(arg);
             continue;
         }
         std::string_view value;
@@ -265,6 +290,23 @@ bool parse_options(int argc, char** argv, options& out) {
         } else if (arg == "--timeout") {
             if (!parse_duration(value, out.timeout_ns) || out.timeout_ns < 1'000'000)
                 return usage_error("--timeout: bad duration '%.*s' (1ms or more)", value);
+        } else if (arg == "--cacert") {
+            out.tls.ca_file = std::string(value);
+            tls_flags.emplace_back(arg);
+        } else if (arg == "--sni") {
+            if (value.empty() || value.find_first_of(" \t\r\n/") != std::string_view::npos)
+                return usage_error("--sni: bad server name '%.*s'", value);
+            out.tls.server_name = std::string(value);
+            tls_flags.emplace_back(arg);
+        } else if (arg == "--tls-version") {
+            if (value == "1.2") out.tls.version = 12;
+            else if (value == "1.3") out.tls.version = 13;
+            else return usage_error("--tls-version: '%.*s' (expected 1.2 or 1.3)", value);
+            tls_flags.emplace_back(arg);
+        } else if (arg == "--ciphers" || arg == "--groups") {
+            if (value.empty()) return usage_error("%.*s: empty list", arg);
+            (arg == "--ciphers" ? out.tls.ciphers : out.tls.groups) = std::string(value);
+            tls_flags.emplace_back(arg);
         } else if (arg == "--json") {
             out.json_path = std::string(value);
         } else {
@@ -286,15 +328,26 @@ bool parse_options(int argc, char** argv, options& out) {
     } else {
         if (tcp_stream || message_size_given)
             return usage_error("--tcp-stream and --message-size go with --tcp%.*s", "");
-        for (const std::string& text : url_texts) {
+        for (std::size_t i = 0; i < url_texts.size(); ++i) {
+            const std::string& text = url_texts[i];
             url u;
             std::string host_port, error;
-            if (!parse_url(text, u, host_port, error))
+            bool tls = false;
+            if (!parse_url(text, u, host_port, tls, error))
                 return usage_error("--url %.*s: %.*s", text, error);
+            if (i > 0 && tls != out.tls.enabled)
+                return usage_error("--url %.*s: every URL must be http:// or every one https://",
+                                   text);
+            out.tls.enabled = tls;
             if (!add_target(out, host_port, u.target)) return false;
             out.urls.push_back(std::move(u));
         }
     }
+    if (!out.tls.enabled && !tls_flags.empty())
+        return usage_error("%.*s goes with https:// URLs", tls_flags.front());
+    if (out.tls.resume && !out.new_connection)
+        return usage_error("--tls-resume goes with --new-connection (a keep-alive connection "
+                           "makes one handshake)%.*s", "");
     if (out.connections < out.threads)
         return usage_error("--connections (%.*s) must be at least --threads", std::to_string(out.connections));
     if (!duration_given && out.requests == 0) out.duration_ns = 10'000'000'000ull;

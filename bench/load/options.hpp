@@ -24,6 +24,19 @@ struct target {
     std::string text;          // "127.0.0.1:8080" as given
     sockaddr_storage address{};
     socklen_t length = 0;
+    std::string host;          // the host alone ("127.0.0.1", "::1", "example.com")
+};
+
+// https: how the TLS client behaves (bench/load/tls.hpp). Plain data.
+struct tls_options {
+    bool enabled = false;         // the URLs are https://
+    bool verify = true;           // off with --insecure/-k
+    std::string ca_file;          // --cacert; "" the system store
+    std::string server_name;      // --sni; "" the URL's host (none sent for an IP address)
+    int version = 0;              // --tls-version: 12 or 13 only; 0 either
+    std::string ciphers;          // --ciphers: TLS_* names go to the 1.3 suites, others to 1.2's list
+    std::string groups;           // --groups, e.g. "X25519:P-256"
+    bool resume = false;          // --tls-resume: offer the last session on each new connection
 };
 
 // One --url, split up. The request bytes are built from it (request.hpp).
@@ -43,6 +56,7 @@ struct options {
     std::vector<std::string> headers;      // "Name: value", sent as given
     std::uint64_t body_size = 0;           // request body bytes (Content-Length)
     bool new_connection = false;           // one TCP connection per request
+    tls_options tls;                       // https URLs
     std::uint64_t message_size = 64;       // --tcp: bytes per message (stream: per send)
     unsigned threads = 1;
     unsigned connections = 64;
@@ -64,9 +78,10 @@ bool parse_options(int argc, char** argv, options& out);
 // into nanoseconds. False when not a duration.
 bool parse_duration(std::string_view text, std::uint64_t& out_ns);
 
-// "http://host[:port][/path]" into `out` (target index unset). False with a
-// reason in `error` when it is not a plain-HTTP URL.
-bool parse_url(std::string_view text, url& out, std::string& host_port, std::string& error);
+// "http://host[:port][/path]" or "https://..." into `out` (target index unset);
+// `tls` tells which (default ports 80 and 443). False with a reason in `error`.
+bool parse_url(std::string_view text, url& out, std::string& host_port, bool& tls,
+               std::string& error);
 
 // Resolves "host:port" or "[v6]:port" (numeric or a name). False with `error`.
 bool resolve_target(std::string_view host_port, target& out, std::string& error);

@@ -75,7 +75,7 @@ void print_summary(std::FILE* out, const run_report& r) {
     const histogram& h = s.latency;
     std::string to = o.mode == load_mode::http ? o.urls.front().text : o.targets.front().text;
     if (o.urls.size() > 1) to += " (+" + std::to_string(o.urls.size() - 1) + " more URLs)";
-    std::fprintf(out, "ringway-load: %s %s\n", mode_name(o.mode), to.c_str());
+    std::fprintf(out, "ringway-load: %s %s\n", o.tls.enabled ? "https" : mode_name(o.mode), to.c_str());
     if (o.rate > 0)
         std::fprintf(out, "  open loop %.1f req/s, %u connection%s, %u thread%s", o.rate,
                      o.connections, o.connections == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
@@ -105,6 +105,17 @@ void print_summary(std::FILE* out, const run_report& r) {
                           "  5xx %" PRIu64 "\n",
                      "status", s.status_class[1], s.status_class[2], s.status_class[3],
                      s.status_class[4], s.status_class[5]);
+    if (o.tls.enabled) {
+        const tls_figures& t = s.tls;
+        std::string what = t.version.empty() ? "no handshake completed"
+                                             : t.version + " " + t.cipher + " " + t.group;
+        std::fprintf(out, "  %-12s %s; handshakes %" PRIu64 " full, %" PRIu64 " resumed", "tls",
+                     what.c_str(), t.full, t.resumed);
+        if (t.differing) std::fprintf(out, ", %" PRIu64 " negotiated otherwise", t.differing);
+        std::fprintf(out, "\n");
+        if (!t.first_error.empty())
+            std::fprintf(out, "  %-12s %s\n", "tls error", t.first_error.c_str());
+    }
     if (s.error_total() > 0) {
         std::fprintf(out, "  %-12s", "errors");
         for (std::size_t k = 0; k < error_kind_count; ++k)
@@ -201,6 +212,19 @@ bool write_json(std::FILE* out, const run_report& r) {
     std::uint64_t all = s.requests + s.warmup_requests;
     std::fprintf(out, "  \"cpu\": {\"user_s\": %.6f, \"system_s\": %.6f, \"per_request_us\": %.4f},\n",
                  r.cpu_user_s, r.cpu_system_s, all ? cpu * 1e6 / double(all) : 0.0);
+    if (o.tls.enabled) {
+        const tls_figures& t = s.tls;
+        std::fprintf(out,
+                     "  \"tls\": {\"version\": %s, \"cipher\": %s, \"group\": %s, \"full\": %" PRIu64
+                     ", \"resumed\": %" PRIu64 ", \"differing\": %" PRIu64
+                     ", \"resume_asked\": %s, \"verify\": %s, \"first_error\": %s},\n",
+                     json_string(t.version).c_str(), json_string(t.cipher).c_str(),
+                     json_string(t.group).c_str(), t.full, t.resumed, t.differing,
+                     o.tls.resume ? "true" : "false", o.tls.verify ? "true" : "false",
+                     json_string(t.first_error).c_str());
+    } else {
+        std::fprintf(out, "  \"tls\": null,\n");
+    }
     std::fprintf(out, "  \"kernel\": %s,\n", json_string(r.kernel).c_str());
     std::fprintf(out, "  \"io_uring\": {\"multishot_recv\": %s, \"defer_taskrun\": %s}\n}\n",
                  r.multishot_recv ? "true" : "false", r.defer_taskrun ? "true" : "false");

@@ -7,6 +7,7 @@ namespace ringway::load {
 const char* error_name(error_kind kind) noexcept {
     switch (kind) {
     case error_kind::connect: return "connect";
+    case error_kind::tls: return "tls";
     case error_kind::timeout: return "timeout";
     case error_kind::reset: return "reset";
     case error_kind::short_body: return "short_body";
@@ -30,6 +31,21 @@ void run_stats::merge(const run_stats& o) noexcept {
     unsent += o.unsent;
     late += o.late;
     last_done_ns = std::max(last_done_ns, o.last_done_ns);
+    // The first handshake's figures are the first worker's that has them; a
+    // worker whose first handshake negotiated something else differs in all.
+    std::uint64_t handshakes = o.tls.full + o.tls.resumed;
+    tls.full += o.tls.full;
+    tls.resumed += o.tls.resumed;
+    tls.differing += o.tls.differing;
+    if (tls.version.empty()) {
+        tls.version = o.tls.version;
+        tls.cipher = o.tls.cipher;
+        tls.group = o.tls.group;
+    } else if (!o.tls.version.empty() &&
+               (o.tls.version != tls.version || o.tls.cipher != tls.cipher || o.tls.group != tls.group)) {
+        tls.differing += handshakes - o.tls.differing;
+    }
+    if (tls.first_error.empty()) tls.first_error = o.tls.first_error;
 }
 
 std::uint64_t run_stats::error_total() const noexcept {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 namespace ringway::load {
 
@@ -16,6 +17,7 @@ namespace ringway::load {
 // responses also count as responses (their latency is recorded).
 enum class error_kind : std::uint8_t {
     connect,      // refused, unreachable, or not connected within --timeout
+    tls,          // https: the handshake failed (certificate, alert), or a bad record
     timeout,      // connected, but no complete response within --timeout
     reset,        // reset, or closed by the server before the response began
     short_body,   // closed by the server inside the response
@@ -23,10 +25,22 @@ enum class error_kind : std::uint8_t {
     status_4xx,
     status_5xx,
 };
-constexpr std::size_t error_kind_count = 7;
+constexpr std::size_t error_kind_count = 8;
 
 // "connect", "timeout", ..., as printed and as JSON keys.
 const char* error_name(error_kind kind) noexcept;
+
+// https: the handshakes of measured requests, and what the first handshake
+// of the run (warm-up included) negotiated.
+struct tls_figures {
+    std::uint64_t full = 0;       // handshakes without resumption
+    std::uint64_t resumed = 0;    // handshakes that resumed a session
+    std::uint64_t differing = 0;  // handshakes that negotiated another version, cipher or group
+    std::string version;          // of the first handshake: "TLSv1.3" ("" none yet)
+    std::string cipher;           // "TLS_AES_256_GCM_SHA384"
+    std::string group;            // "X25519", "none" without a key exchange group
+    std::string first_error;      // the first TLS failure as OpenSSL tells it ("" none)
+};
 
 // Everything one worker counted; only requests started after the warm-up
 // ("measured") are in here, except warmup_requests.
@@ -43,6 +57,7 @@ struct run_stats {
     std::uint64_t unsent = 0;          // open loop: due before the end but never sent
     std::uint64_t late = 0;            // open loop: sent more than 1 ms after due
     std::int64_t last_done_ns = 0;     // when the last measured request finished
+    tls_figures tls;
 
     // Adds `other`'s figures to these.
     void merge(const run_stats& other) noexcept;

@@ -69,7 +69,15 @@ int worker::init(std::string* why) noexcept {
         *why = std::string("provided-buffer ring set-up failed: ") + std::strerror(-rc);
         return rc;
     }
-    connections_.resize(count);
+    connections_ = std::vector<connection>(count); // not movable: built in place
+    if (options_.tls.enabled) {
+        if (!tls_.init(options_, why)) return -EINVAL;
+        // Not touched here: pages are committed as connections use them.
+        tls_output_.reset(new char[std::size_t(count) * tls_stream::output_size]);
+        tls_plain_.reset(new char[tls_stream::record_size]);
+        for (std::uint32_t i = 0; i < count; ++i)
+            connections_[i].tls.attach(tls_output_.get() + std::size_t(i) * tls_stream::output_size);
+    }
     target_urls_.resize(options_.targets.size());
     target_next_.assign(options_.targets.size(), 0);
     for (std::size_t u = 0; u < options_.urls.size(); ++u)
@@ -178,6 +186,7 @@ void worker::run() noexcept {
     // Torn down here, on the ring's own thread: closing the ring cancels the
     // recvs still armed on idle connections.
     for (connection& c : connections_) {
+        c.tls.close();
         if (c.fd >= 0) ::close(c.fd);
         c.fd = -1;
     }
@@ -222,7 +231,8 @@ void worker::start_request(connection& c, std::int64_t due_ns, bool measured) no
         start_connect(c);
     } else {
         c.state = conn_state::busy;
-        send_more(c);
+        if (options_.tls.enabled) tls_write_request(c);
+        else send_more(c);
     }
 }
 
@@ -296,10 +306,15 @@ void worker::on_connect(connection& c, int res) noexcept {
     }
     c.state = conn_state::busy;
     arm_recv(c);
-    send_more(c);
+    if (options_.tls.enabled) tls_start(c);
+    else send_more(c);
 }
 
 void worker::on_send(connection& c, int res) noexcept {
+    if (options_.tls.enabled) {
+        tls_on_send(c, res);
+        return;
+    }
     c.send_inflight = false;
     if (c.state != conn_state::busy) return;
     const std::string& bytes = options_.mode == load_mode::http ? requests_[c.url] : payload_;
@@ -328,7 +343,8 @@ void worker::on_recv(connection& c, int res, std::uint32_t flags) noexcept {
         auto bid = std::uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
         buffers_.taken();
         if (now_ns_ >= clock_.measure_ns) stats_.bytes_received += std::uint64_t(res);
-        on_data(c, buffers_.data(bid), std::size_t(res));
+        if (options_.tls.enabled) tls_input(c, buffers_.data(bid), std::size_t(res));
+        else on_data(c, buffers_.data(bid), std::size_t(res));
         buffers_.recycle(bid);
         if (c.fd >= 0 && !c.recv_armed) arm_recv(c); // single-shot, or the multishot ended
         return;
@@ -480,6 +496,7 @@ void worker::close_connection(connection& c) noexcept {
     if (c.recv_armed) cancel(op::recv);
     if (c.send_inflight) cancel(op::send);
     if (c.state == conn_state::connecting) cancel(op::connect);
+    c.tls.close();
     ::close(c.fd);
     c.fd = -1;
     c.generation = (c.generation + 1) & generation_mask;

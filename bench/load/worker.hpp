@@ -4,17 +4,22 @@
 // core/user_data.hpp; a connection slot never owns memory an operation points
 // to (requests and payloads are immutable and shared), so a closed slot is
 // reused at once under a new generation and stale completions are dropped.
+// With https the one exception is the slot's TLS output area: a send cancelled
+// by a close may still read it after the slot's reuse, but it can only go to
+// the closed connection's socket.
 #pragma once
 
 #include "bench/load/options.hpp"
 #include "bench/load/request.hpp"
 #include "bench/load/stats.hpp"
+#include "bench/load/tls.hpp"
 #include "core/engine/buffer_ring.hpp"
 #include "core/engine/uring.hpp"
 #include "proto/http1/response.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,12 +83,13 @@ private:
         bool eof = false;           // the server closed its side (or the stream is unusable)
         std::uint32_t target = 0;   // index into options::targets
         std::uint32_t url = 0;      // index into options::urls of the request in flight
-        std::uint64_t sent = 0;     // bytes of the request sent
+        std::uint64_t sent = 0;     // bytes of the request sent (https: handed to TLS)
         std::uint64_t received = 0; // TCP: bytes of the message received back
         std::int64_t start_ns = 0;  // when the request was due (open) or started (closed)
         std::int64_t sent_ns = 0;   // when it was handed to the kernel: timeouts count from here
         proto::http1::response_parser parser;
         keep_alive_scanner scanner;
+        tls_stream tls;             // https: open from the connect to the close
     };
 
     static std::uint64_t tag(op kind, const connection& c, std::uint32_t slot) noexcept;
@@ -103,6 +109,19 @@ private:
     // Feeds received bytes to the response parser (or counts the TCP message).
     void on_data(connection& c, const char* data, std::size_t size) noexcept;
     void on_eof(connection& c) noexcept;
+    // https (worker_tls.cpp): the TCP connection is up, start the handshake.
+    void tls_start(connection& c) noexcept;
+    // https: received bytes through the handshake and the decryption to on_data().
+    void tls_input(connection& c, const char* data, std::size_t size) noexcept;
+    // https: the handshake completed: counts it, then sends the request.
+    void tls_on_handshake(connection& c) noexcept;
+    // https: encrypts what is left of the request while the output area has room.
+    void tls_write_request(connection& c) noexcept;
+    // https: sends the output area's pending bytes unless a send is in flight.
+    void tls_flush(connection& c) noexcept;
+    void tls_on_send(connection& c, int res) noexcept;
+    // https: a handshake or record failure on `c`, counted as the state says.
+    void tls_failed(connection& c) noexcept;
     // The response to the request in flight is complete: counts it, then
     // finish() once its send has completed too.
     void complete(connection& c) noexcept;
@@ -137,6 +156,12 @@ private:
     const std::atomic<bool>& stop_;
 
     core::uring ring_;
+    tls_context tls_;                       // https only
+    std::unique_ptr<char[]> tls_output_;    // https: every slot's output area
+    std::unique_ptr<char[]> tls_plain_;     // https: decrypted bytes, one record
+    int tls_version_ = 0;                   // what the first handshake negotiated
+    const void* tls_cipher_ = nullptr;
+    int tls_group_ = 0;
     core::buffer_ring buffers_;
     std::vector<connection> connections_;
     std::vector<std::uint32_t> free_;       // slots with no request (closed or idle)

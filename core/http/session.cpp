@@ -64,6 +64,7 @@ h1::limits limits_of(const config::http_options& o) noexcept {
 // Reads the client's address once per connection into the session, with the
 // maglev key.
 void remember_client(session& s) noexcept {
+    if (s.peer_from_proxy) return; // the PROXY header's source
     sockaddr_storage ss{};
     s.peer.family = AF_UNSPEC;
     s.key = 0;

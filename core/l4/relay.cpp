@@ -15,6 +15,7 @@ void l4_relay::start(session& s) noexcept {
 void l4_relay::on_connected(session& s) noexcept {
     s.state = session_state::relaying;
     s.last_activity_ms = ctx_.now();
+    ctx_.flush(s, false); // bytes read before the connect (a ClientHello routed by SNI)
     arm_recv(s, true);
     arm_recv(s, false);
     schedule_idle(s);

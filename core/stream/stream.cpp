@@ -116,10 +116,14 @@ void stream_io::move_queue_out(stream& s) noexcept {
 
 void stream_io::arm_recv(stream& s, bool multishot, bool poll_first, std::uint64_t ud) noexcept {
     s.recv_armed = true;
+    if (s.held != no_buffer) {
+        ready_->push_back(ud);
+        return;
+    }
     if (s.tls != nullptr) {
         // Plaintext at hand is delivered after the batch; else ciphertext
         // is read, one receive at a time.
-        if (tls_->buffered(*s.tls)) tls_ready_->push_back(ud);
+        if (tls_->buffered(*s.tls)) ready_->push_back(ud);
         else tls_arm_socket(s, poll_first, ud);
         return;
     }
@@ -128,8 +132,8 @@ void stream_io::arm_recv(stream& s, bool multishot, bool poll_first, std::uint64
 
 void stream_io::cancel(stream& s, std::uint64_t ud) noexcept {
     op_kind k = decode(ud).kind;
-    if (s.tls != nullptr && (k == op_kind::recv_client || k == op_kind::recv_server) &&
-        !s.tls->socket_recv) {
+    if ((k == op_kind::recv_client || k == op_kind::recv_server) &&
+        (s.held != no_buffer || (s.tls != nullptr && !s.tls->socket_recv))) {
         s.recv_armed = false; // a delivery pending after the batch: dropped
         return;
     }
@@ -149,6 +153,10 @@ void stream_io::shutdown_write(stream& s, std::uint64_t send_ud) noexcept {
 
 void stream_io::close(stream& s, bool reset) noexcept {
     drop_queue(s);
+    if (s.held != no_buffer) {
+        buffers_->recycle(s.held);
+        s.held = no_buffer;
+    }
     drop_tls(s, !reset);
     if (s.fd < 0) return;
     if (reset) {

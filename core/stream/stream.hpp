@@ -56,6 +56,10 @@ struct stream {
     std::int64_t send_since_ms = 0;      // when the send in flight was submitted
     transport_kind transport = transport_kind::plain;
     tls::connection* tls = nullptr;      // transport == tls
+    // Bytes received before the protocol started (after a PROXY header),
+    // handed up at the protocol's first arm_recv: buffer `held`, [0, held_len).
+    std::uint16_t held = no_buffer;
+    std::uint32_t held_len = 0;
     msghdr msg{};
     iovec iov[8];
 
@@ -75,13 +79,12 @@ struct stream {
 class stream_io {
 public:
     stream_io(event_loop& l, buffer_ring& b) noexcept : loop_(&l), buffers_(&b) {}
-    // The worker's TLS transport, and where TLS streams that have plaintext
-    // (or ciphertext) at hand when armed are listed by their receive tag: the
-    // worker delivers them after the batch (worker::deliver_tls).
-    void set_tls(tls::transport* t, std::vector<std::uint64_t>* ready) noexcept {
-        tls_ = t;
-        tls_ready_ = ready;
-    }
+    // Where streams that have bytes at hand when armed (held bytes, TLS
+    // plaintext or ciphertext) are listed by their receive tag: the worker
+    // delivers them after the batch (worker::deliver_ready).
+    void set_ready(std::vector<std::uint64_t>* ready) noexcept { ready_ = ready; }
+    // The worker's TLS transport.
+    void set_tls(tls::transport* t) noexcept { tls_ = t; }
     tls::transport* tls() const noexcept { return tls_; }
 
     // Queues bytes [from, to) of buffer `bid` (a receive buffer or a block).
@@ -109,8 +112,8 @@ public:
     // TLS: sends what OpenSSL wrote (an alert) at once, best effort, without
     // an operation left outstanding; when nothing is in flight.
     void tls_send_now(stream& s) noexcept;
-    // TLS: a socket receive of `n` bytes completed into `bid` (n == 0: end).
-    void tls_input(stream& s, std::uint16_t bid, std::uint32_t n) noexcept;
+    // TLS: ciphertext [from, to) of `bid` (to == 0: the socket's end).
+    void tls_input(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
     // TLS: a receive on the socket for the transport itself (handshake, or
     // ciphertext for an arm_recv) under `ud`.
     void tls_arm_socket(stream& s, bool poll_first, std::uint64_t ud) noexcept;
@@ -152,7 +155,7 @@ private:
     event_loop* loop_;
     buffer_ring* buffers_;
     tls::transport* tls_ = nullptr;
-    std::vector<std::uint64_t>* tls_ready_ = nullptr;
+    std::vector<std::uint64_t>* ready_ = nullptr;
 };
 
 template <typename Write>

@@ -68,9 +68,9 @@ void stream_io::tls_send_now(stream& s) noexcept {
     c.out_next = no_buffer;
 }
 
-void stream_io::tls_input(stream& s, std::uint16_t bid, std::uint32_t n) noexcept {
-    if (n == 0) tls_->input_eof(*s.tls);
-    else tls_->input(*s.tls, bid, n);
+void stream_io::tls_input(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
+    if (to == 0) tls_->input_eof(*s.tls);
+    else tls_->input(*s.tls, bid, from, to);
 }
 
 void stream_io::tls_arm_socket(stream& s, bool poll_first, std::uint64_t ud) noexcept {

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto/ascii.hpp"
 
@@ -39,12 +41,24 @@ std::string file_error(const std::string& path, const std::string& reason) {
 
 // Reads the whole file (certificates and keys are small).
 bool read_text(const std::string& path, std::string* text, std::string* why) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 24)) {
+        std::string reason = fd < 0 || !S_ISDIR(st.st_mode) ? std::strerror(errno) : "";
+        if (fd >= 0 && S_ISDIR(st.st_mode)) reason = "it is a directory";
+        else if (fd >= 0 && !S_ISREG(st.st_mode)) reason = "not a regular file";
+        else if (fd >= 0) reason = "larger than 16 MiB";
+        if (fd >= 0) ::close(fd);
+        *why = file_error(path, "cannot read it: " + reason);
+        return false;
+    }
+    text->resize(std::size_t(st.st_size));
+    ssize_t n = ::read(fd, text->data(), text->size());
+    ::close(fd);
+    if (n != st.st_size) {
         *why = file_error(path, std::string("cannot read it: ") + std::strerror(errno));
         return false;
     }
-    text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return true;
 }
 
@@ -227,8 +241,12 @@ ticket_keys::ticket_keys(std::int64_t rotation_ms) : rotation_ms_(rotation_ms) {
 bool ticket_keys::load(const std::string& path, std::string* why) {
     std::string text;
     if (!read_text(path, &text, why)) return false;
+    // One key is 108 base64 characters: on one line, or wrapped as
+    // `openssl rand -base64 80` writes it (64 + 44).
+    constexpr std::size_t key_chars = 108;
     std::vector<key> loaded;
-    std::size_t line_no = 0;
+    std::string acc;
+    std::size_t line_no = 0, key_line = 0;
     for (std::size_t at = 0; at < text.size();) {
         std::size_t end = text.find('\n', at);
         if (end == std::string::npos) end = text.size();
@@ -237,18 +255,29 @@ bool ticket_keys::load(const std::string& path, std::string* why) {
         ++line_no;
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
         if (line.empty() || line[0] == '#') continue;
+        if (acc.empty()) key_line = line_no;
+        acc += line;
+        if (acc.size() < key_chars && acc.back() != '=') continue;
         unsigned char out[128];
-        int n = line.size() <= 120 ? EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(line.data()), int(line.size())) : -1;
-        int pad = int(std::count(line.end() - std::min<std::size_t>(2, line.size()), line.end(), '='));
+        int n = acc.size() == key_chars
+                    ? EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(acc.data()), int(acc.size()))
+                    : -1;
+        int pad = int(std::count(acc.end() - 2, acc.end(), '='));
         if (n < 0 || n - pad != int(sizeof(key))) {
-            *why = file_error(path, "line " + std::to_string(line_no) +
+            *why = file_error(path, "line " + std::to_string(key_line) +
                                         ": not a base64 key of 80 bytes (openssl rand -base64 80)");
             return false;
         }
         key k;
         std::memcpy(&k, out, sizeof k);
         loaded.push_back(k);
+        acc.clear();
         if (loaded.size() == slots) break;
+    }
+    if (!acc.empty()) {
+        *why = file_error(path, "line " + std::to_string(key_line) +
+                                    ": not a base64 key of 80 bytes (openssl rand -base64 80)");
+        return false;
     }
     if (loaded.empty()) {
         *why = file_error(path, "no key in it (one per line: openssl rand -base64 80)");
@@ -284,7 +313,7 @@ const ticket_keys::key& ticket_keys::current() noexcept {
 
 const ticket_keys::key* ticket_keys::find(const unsigned char name[16], bool* renew) noexcept {
     std::uint32_t g = generation_.load(std::memory_order_acquire);
-    std::uint32_t usable = std::min(usable_, slots - 1);
+    std::uint32_t usable = std::min(usable_, slots);
     for (std::uint32_t i = 0; i < usable; ++i) {
         const key& k = keys_[(g - i) % slots];
         if (std::memcmp(k.name, name, 16) == 0) {
@@ -434,7 +463,7 @@ int server_context::select_alpn(const unsigned char** out, unsigned char* outlen
     return SSL_TLSEXT_ERR_OK;
 }
 
-int server_context::ticket(SSL*, unsigned char* name, unsigned char* iv, void* cipher_ctx,
+int server_context::ticket(SSL* ssl, unsigned char* name, unsigned char* iv, void* cipher_ctx,
                            void* mac_ctx, int enc) noexcept {
     auto* c = static_cast<EVP_CIPHER_CTX*>(cipher_ctx);
     auto* m = static_cast<EVP_MAC_CTX*>(mac_ctx);
@@ -456,7 +485,9 @@ int server_context::ticket(SSL*, unsigned char* name, unsigned char* iv, void* c
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end()};
     if (EVP_MAC_CTX_set_params(m, params) != 1) return -1;
-    return renew ? 2 : 1;
+    // TLS 1.3 sends a new ticket on resumption only when asked to renew;
+    // clients use a ticket once, so without one the next handshake is full.
+    return renew || (enc == 0 && SSL_version(ssl) == TLS1_3_VERSION) ? 2 : 1;
 }
 
 // --------------------------------------------------------- client context

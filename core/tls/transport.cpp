@@ -197,6 +197,9 @@ void transport::detach(connection* c, int fd, bool orderly) noexcept {
         }
     }
     ERR_clear_error();
+    // A close without close_notify would make OpenSSL mark the session not
+    // resumable; it is still good (kept per server on the client side).
+    if (!c->handshaking && c->failed == failure::none) SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN);
     SSL_free(c->ssl); // frees the BIO too
     if (c->in_bid != no_buffer) buffers_->recycle(c->in_bid);
     if (c->out_next != no_buffer) buffers_->recycle(c->out_next);
@@ -206,11 +209,11 @@ void transport::detach(connection* c, int fd, bool orderly) noexcept {
 
 // ---------------------------------------------------------------- receive
 
-void transport::input(connection& c, std::uint16_t bid, std::uint32_t n) noexcept {
+void transport::input(connection& c, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {
     if (c.in_bid != no_buffer) buffers_->recycle(c.in_bid); // read whole before a new receive
     c.in_bid = bid;
-    c.in_off = 0;
-    c.in_len = n;
+    c.in_off = from;
+    c.in_len = to;
 }
 
 bool transport::buffered(const connection& c) const noexcept {

@@ -103,8 +103,9 @@ public:
     // close_notify first (best effort, non-blocking: a few dozen bytes).
     void detach(connection* c, int fd, bool orderly) noexcept;
 
-    // Receive side. A socket receive completed with `n` bytes in `bid`.
-    void input(connection& c, std::uint16_t bid, std::uint32_t n) noexcept;
+    // Receive side. Ciphertext in `bid`, bytes [from, to) (a socket receive,
+    // or what followed a PROXY header); the transport recycles `bid`.
+    void input(connection& c, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
     // The socket reached its end (a receive of 0 bytes).
     void input_eof(connection& c) noexcept { c.in_eof = true; }
     // Handshakes, or reads one chunk of plaintext.

@@ -308,6 +308,8 @@ void connector::release(session& s, bool keep) noexcept {
 // there is room (pools.NAME.keepalive.max_idle); otherwise it is closed.
 void connector::offer_idle(pool_state& pool, std::size_t idx, int fd, bool keep) noexcept {
     server_state& srv = pool.servers()[idx];
+    // A PROXY header names one client: such connections are never shared.
+    keep = keep && pool.config().proxy_protocol == config::proxy_protocol_version::none;
     if (keep && !ctx_.draining && srv.idle.size() < pool.config().keepalive.max_idle) {
         try {
             srv.idle.push_back(idle_connection{fd, ctx_.now()});

@@ -11,7 +11,9 @@ the file is skipped (77) when there is none."""
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,8 +21,9 @@ import time
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (LOCALHOST, Process, backend_bin, check, log, reserved_dead_port,  # noqa: E402
-                     run_tests, skip, skip_under_io_engine, start_backend, tmp_dir)
+from harness import (LOCALHOST, Process, backend_bin, check, closed_port, log,  # noqa: E402
+                     reserved_dead_port, run_tests, skip, skip_under_io_engine, start_backend,
+                     tmp_dir, wait_until)
 
 
 def load_bin() -> str:
@@ -249,7 +252,9 @@ def test_request_heads_and_url_round_robin():
 
 
 def test_bad_usage_exits_1():
-    for args in (["--url", "https://127.0.0.1:1/"], ["--requests", "5"], ["--url", "http://x:1/", "-c", "0"]):
+    for args in (["--url", "ftp://127.0.0.1:1/"], ["--requests", "5"], ["--url", "http://x:1/", "-c", "0"],
+                 ["--url", "http://127.0.0.1:1/", "-k"],  # a TLS flag without https
+                 ["--url", "https://127.0.0.1:1/", "--tls-resume"]):  # without --new-connection
         p = subprocess.run([load_bin(), *args], capture_output=True, text=True, timeout=10)
         check(p.returncode == 1, f"{args}: exit status {p.returncode}, expected 1")
         check("ringway-load:" in p.stderr, f"{args}: no message on stderr: {p.stderr!r}")
@@ -314,6 +319,159 @@ def test_tcp_stream():
     s = b.stats()[addr_key(b.sink[0])]
     check(s["bytes_in"] >= r["bytes_sent"], f"the sink read {s['bytes_in']}, ringway-load sent {r['bytes_sent']}")
 
+
+
+# -- (f) https ----------------------------------------------------------------------
+
+def find_tool(name):
+    # CTest's PATH may lack /usr/sbin, where nginx lives.
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
+
+
+_tls_files = None
+
+
+def tls_files():
+    """(directory, cert, key): a P-256 certificate for localhost and 127.0.0.1
+    made here once per file by the openssl CLI, and a 64 KiB file `big`. Skips
+    when nginx or openssl is missing."""
+    global _tls_files
+    if _tls_files is not None:
+        return _tls_files
+    if find_tool("nginx") is None or find_tool("openssl") is None:
+        skip("https tests need nginx and openssl (not installed by tests)")
+    d = os.path.join(tmp_dir(), "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run([find_tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"openssl req failed: {r.stderr}")
+    with open(os.path.join(d, "big"), "wb") as f:
+        f.write(b"x" * 65536)
+    _tls_files = (d, cert, key)
+    return _tls_files
+
+
+def tls_server():
+    """(address, cert path) of an NGINX serving https on 127.0.0.1 (TLS 1.2 and
+    1.3, tickets on) with tls_files()' certificate; stopped at the end of the test
+    like every process started."""
+    d, cert, key = tls_files()
+    for attempt in range(3):  # a free port, then bound by nginx: another test may take it first
+        port = closed_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log error;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/cb; proxy_temp_path {d}/pt; fastcgi_temp_path {d}/ft;
+    uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;
+    keepalive_requests 1000000;
+    server {{
+        listen {LOCALHOST}:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+        root {d};
+        location = / {{ return 200 "hello, world\\n"; }}
+    }}
+}}
+""")
+        p = Process([find_tool("nginx"), "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                    name="nginx")
+        if wait_until(lambda: _accepts(port) or not p.alive(), 5) and p.alive():
+            return (LOCALHOST, port), cert
+        p.stop()
+    check(False, "nginx did not start")
+
+
+def _accepts(port):
+    try:
+        socket.create_connection((LOCALHOST, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def https(addr, path="/"):
+    return f"https://{addr[0]}:{addr[1]}{path}"
+
+
+def test_https_keepalive():
+    addr, cert = tls_server()
+    rc, r, p = run_load(["--url", https(addr), "--requests", "2000", "-c", "4", "--cacert", cert])
+    check(rc == 0, f"exit status {rc}:\n{p.tail()}")
+    check(r["requests"] == 2000 and r["status"]["2xx"] == 2000, f"requests {r['requests']}, status {r['status']}")
+    check(r["connects"] == 4, f"{r['connects']} connects for 4 keep-alive connections")
+    t = r["tls"]
+    check(t["version"] in ("TLSv1.2", "TLSv1.3") and t["cipher"] and t["group"], f"tls {t}")
+    check(t["full"] == 4 and t["resumed"] == 0 and t["differing"] == 0, f"tls {t}")
+    check(p.grep(r"^\s+tls\s+TLSv1\.[23] \S+ \S+; handshakes 4 full, 0 resumed"),
+          "the summary has no tls line:\n" + p.tail())
+    # 64 KiB answers (several records each) and a 40,000-byte request body (several writes).
+    rc, r, p = run_load(["--url", https(addr, "/big"), "--requests", "300", "-c", "2", "-k"])
+    check(rc == 0 and r["status"]["2xx"] == 300, f"exit status {rc}, status {r['status']}:\n{p.tail()}")
+    check(r["bytes_received"] > 300 * 65536, f"bytes_received {r['bytes_received']}")
+    rc, r, p = run_load(["--url", https(addr), "--requests", "200", "-c", "2", "-k",
+                         "--method", "POST", "--body-size", "40000"])
+    check(rc == 0 and r["status"]["2xx"] == 200, f"exit status {rc}, status {r['status']}:\n{p.tail()}")
+    check(r["bytes_sent"] > 200 * 40000, f"bytes_sent {r['bytes_sent']}")
+
+
+def test_https_full_handshakes():
+    addr, cert = tls_server()
+    for version in ("1.3", "1.2"):
+        rc, r, p = run_load(["--url", https(addr), "--requests", "300", "-c", "4", "--new-connection",
+                             "--tls-version", version, "--cacert", cert, "--sni", "localhost"])
+        check(rc == 0, f"exit status {rc}:\n{p.tail()}")
+        t = r["tls"]
+        check(t["version"] == "TLSv" + version, f"tls {t}, asked for {version}")
+        check(t["full"] == 300 and t["resumed"] == 0, f"--new-connection resumed: {t}")
+        check(r["connects"] == 300, f"connects {r['connects']}")
+
+
+def test_https_resumed_handshakes():
+    addr, cert = tls_server()
+    for version in ("1.3", "1.2"):
+        rc, r, p = run_load(["--url", https(addr), "--requests", "500", "-c", "2", "--new-connection",
+                             "--tls-resume", "--tls-version", version, "-k"])
+        check(rc == 0, f"exit status {rc}:\n{p.tail()}")
+        t = r["tls"]
+        check(t["full"] + t["resumed"] == 500, f"tls {t}")
+        check(t["resumed"] >= 450, f"TLS {version}: only {t['resumed']} of 500 resumed: {t}")
+        log(f"TLS {version}: {t['resumed']} resumed, {t['full']} full")
+
+
+def test_https_verification():
+    addr, cert = tls_server()
+    # The certificate is self-signed: the system store does not vouch for it.
+    rc, r, p = run_load(["--url", https(addr), "--requests", "5", "-c", "1"])
+    check(rc == 2 and r["errors"]["tls"] == 5, f"exit status {rc}, errors {r['errors']}")
+    check("certificate verify failed" in r["tls"]["first_error"], f"first_error {r['tls']['first_error']!r}")
+    check(p.grep(r"tls error\s+certificate verify failed"), "no tls error line:\n" + p.tail())
+    # Its names are localhost and 127.0.0.1: another name fails even with the right CA.
+    rc, r, p = run_load(["--url", https(addr), "--requests", "5", "-c", "1", "--cacert", cert,
+                         "--sni", "example.com"])
+    check(rc == 2 and r["errors"]["tls"] == 5, f"exit status {rc}, errors {r['errors']}")
+    rc, r, p = run_load(["--url", https(addr), "--requests", "5", "-c", "1", "--cacert", cert,
+                         "--sni", "localhost"])
+    check(rc == 0, f"exit status {rc}:\n{p.tail()}")
+    # --ciphers and --groups pin what is negotiated.
+    rc, r, p = run_load(["--url", https(addr), "--requests", "20", "-c", "1", "--new-connection",
+                         "--tls-resume", "-k", "--ciphers", "TLS_AES_128_GCM_SHA256",
+                         "--groups", "P-256"])
+    check(rc == 0 and r["tls"]["cipher"] == "TLS_AES_128_GCM_SHA256", f"exit {rc}, tls {r['tls']}")
+    check(r["tls"]["group"].lower() in ("p-256", "prime256v1", "secp256r1"), f"group {r['tls']['group']}")
 
 if __name__ == "__main__":
     # ringway-load against ringway-backend: no ringway runs here, so a forced

@@ -2,6 +2,7 @@
 // jitter, and what a verdict changes (shared_state, the log). The I/O of one
 // check is in probe.cpp.
 #include "core/upstream/health/check_loop.hpp"
+#include "core/tls/context.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -27,7 +28,8 @@ std::string build_request(const config::health_check& h, const config::server& s
 
 } // namespace
 
-check_loop::check_loop(std::shared_ptr<const config::root> cfg, shared_state& shared)
+check_loop::check_loop(std::shared_ptr<const config::root> cfg, shared_state& shared,
+                       const tls::registry* tls)
     : config_(std::move(cfg)), shared_(shared) {
     std::size_t count = 0;
     for (const auto& [name, p] : config_->pools)
@@ -42,6 +44,11 @@ check_loop::check_loop(std::shared_ptr<const config::root> cfg, shared_state& sh
         for (std::uint32_t i = 0; i < n; ++i) {
             server_shared& sh = shared_.pools[index][i];
             check_slot& s = slots_.emplace_back(index, i, name, p, p.servers[i], sh, initial);
+            if (tls != nullptr)
+                if (auto it = tls->pools.find(name); it != tls->pools.end()) {
+                    s.tls = std::make_unique<tls_probe>();
+                    s.tls->ctx = it->second.get();
+                }
             if (p.health->kind != config::health_kind::http) continue;
             s.http = std::make_unique<http_probe>();
             s.http->request = build_request(*p.health, p.servers[i]);

@@ -26,6 +26,9 @@
 #include <string>
 #include <vector>
 
+using SSL = struct ssl_st;
+using BIO = struct bio_st;
+
 #include "config/config.hpp"
 #include "core/upstream/health/body_match.hpp"
 #include "core/upstream/health/tracker.hpp"
@@ -57,7 +60,26 @@ constexpr std::uint64_t check_ud(check_op kind, std::uint32_t generation,
 }
 
 // Where a slot's current check is.
-enum class check_phase : std::uint8_t { idle, waiting, connecting, sending, receiving };
+enum class check_phase : std::uint8_t { idle, waiting, connecting, handshaking, sending, receiving };
+
+namespace tls {
+struct registry;
+class client_context;
+} // namespace tls
+
+// A check over TLS (pools with [pools.NAME.tls]): memory BIOs are enough for
+// a few checks a second (probe_tls.cpp). Made once per server.
+struct tls_probe {
+    static constexpr std::size_t buffer_size = 16 * 1024 + 512;
+    ~tls_probe();
+    const tls::client_context* ctx = nullptr;
+    SSL* ssl = nullptr;               // per check
+    BIO* in = nullptr;                // ciphertext received, for OpenSSL
+    BIO* out = nullptr;               // ciphertext OpenSSL wrote, to send
+    std::string pending;              // ciphertext being sent
+    std::uint32_t sent = 0;
+    char buffer[buffer_size];         // ciphertext received
+};
 
 // What an HTTP check needs besides the socket; made once per server.
 struct http_probe {
@@ -104,13 +126,15 @@ struct check_slot {
     __kernel_timespec timer_ts{};         // must outlive the timeout
     __kernel_timespec link_ts{};          // must outlive the connect's linked timeout
     std::unique_ptr<http_probe> http;     // only for kind "http"
+    std::unique_ptr<tls_probe> tls;       // only for pools with TLS
 };
 
 class check_loop {
 public:
     // Builds a slot for every server of every pool with a health table.
     // Allocates; control thread, before the checker thread starts.
-    check_loop(std::shared_ptr<const config::root> cfg, shared_state& shared);
+    check_loop(std::shared_ptr<const config::root> cfg, shared_state& shared,
+               const tls::registry* tls = nullptr);
     ~check_loop();
     check_loop(const check_loop&) = delete;
     check_loop& operator=(const check_loop&) = delete;
@@ -154,6 +178,14 @@ private:
     void arm_send(check_slot& s) noexcept;
     void arm_recv(check_slot& s) noexcept;
     void judge_response(check_slot& s) noexcept;
+    // Feeds response bytes to the parser; true when the check concluded.
+    bool consume_response(check_slot& s, std::string_view in) noexcept;
+    // probe_tls.cpp: the same check over TLS.
+    void tls_begin(check_slot& s) noexcept;
+    void tls_pump(check_slot& s) noexcept;
+    void tls_on_send(check_slot& s, int res) noexcept;
+    void tls_on_recv(check_slot& s, int res) noexcept;
+    void tls_end(check_slot& s) noexcept;
     // Records the verdict and cancels what is still outstanding.
     void conclude(check_slot& s, bool pass, const char* reason) noexcept;
     // When nothing is outstanding any more: close, apply, schedule.

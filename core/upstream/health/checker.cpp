@@ -10,9 +10,10 @@ namespace ringway::core {
 std::unique_ptr<health_checker> health_checker::start(std::shared_ptr<const config::root> cfg,
                                                       shared_state& shared,
                                                       const uring_features& features,
-                                                      engine_kind io, std::string* why) {
+                                                      engine_kind io, std::string* why,
+                                                      const tls::registry* tls) {
     std::unique_ptr<health_checker> c(new health_checker());
-    c->loop_ = std::make_unique<check_loop>(std::move(cfg), shared);
+    c->loop_ = std::make_unique<check_loop>(std::move(cfg), shared, tls);
     if (c->loop_->slot_count() == 0) return c;
     if (c->loop_->prepare(why) < 0) return nullptr;
 

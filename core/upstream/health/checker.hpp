@@ -25,6 +25,9 @@
 namespace ringway::core {
 
 class check_loop;
+namespace tls {
+struct registry;
+}
 
 class health_checker {
 public:
@@ -32,11 +35,14 @@ public:
     // (matching shared.pools) on engine `io`; pools without health are left
     // alone. `shared` must outlive the checker. Returns nullptr with *why set
     // on failure. When no pool has a health table no thread is started.
+    // Pools with TLS are checked over TLS with their client context in `tls`
+    // (owned by the proxy, outliving the checker).
     // Control thread.
     static std::unique_ptr<health_checker> start(std::shared_ptr<const config::root> cfg,
                                                  shared_state& shared,
                                                  const uring_features& features,
-                                                 engine_kind io, std::string* why);
+                                                 engine_kind io, std::string* why,
+                                                 const tls::registry* tls = nullptr);
     // Wakes the thread through its eventfd, cancels the checks in flight
     // (their results are dropped) and joins. Control thread.
     ~health_checker();

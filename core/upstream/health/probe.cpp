@@ -119,6 +119,7 @@ void check_loop::conclude(check_slot& s, bool pass, const char* reason) noexcept
 
 void check_loop::maybe_finish(check_slot& s) noexcept {
     if (!s.concluded || s.inflight != 0) return;
+    if (s.tls) tls_end(s);
     loop_.io().close_fd(s.fd); // the epoll engine forgets it first
     s.fd = -1;
     s.phase = check_phase::idle;
@@ -137,6 +138,10 @@ void check_loop::on_connect(check_slot& s, int res) noexcept {
         conclude(s, false, "timeout"); // only the linked deadline cancels an open check's connect
     } else if (res < 0) {
         conclude(s, false, std::strerror(-res));
+    } else if (s.tls) {
+        arm_deadline(s);
+        tls_begin(s);
+        return;
     } else if (!s.http) {
         conclude(s, true, "connected");
     } else {
@@ -159,6 +164,7 @@ void check_loop::arm_send(check_slot& s) noexcept {
 
 void check_loop::on_send(check_slot& s, int res) noexcept {
     s.io_armed = false;
+    if (s.tls) return tls_on_send(s, res);
     if (s.concluded) {
         maybe_finish(s);
         return;
@@ -199,6 +205,7 @@ void check_loop::judge_response(check_slot& s) noexcept {
 
 void check_loop::on_recv(check_slot& s, int res) noexcept {
     s.io_armed = false;
+    if (s.tls) return tls_on_recv(s, res);
     if (s.concluded) {
         maybe_finish(s);
         return;
@@ -217,8 +224,13 @@ void check_loop::on_recv(check_slot& s, int res) noexcept {
         maybe_finish(s);
         return;
     }
-    h.received += std::uint32_t(res);
-    std::string_view in(h.buffer, std::size_t(res));
+    if (!consume_response(s, std::string_view(h.buffer, std::size_t(res)))) arm_recv(s);
+    maybe_finish(s);
+}
+
+bool check_loop::consume_response(check_slot& s, std::string_view in) noexcept {
+    http_probe& h = *s.http;
+    h.received += std::uint32_t(in.size());
     while (!in.empty() && !h.parser.done() && !h.parser.failed()) {
         proto::http1::feed_result r = h.parser.feed(in);
         if (!r.body.empty()) h.body.feed(r.body);
@@ -236,10 +248,9 @@ void check_loop::on_recv(check_slot& s, int res) noexcept {
         if (h.parser.head_complete()) judge_response(s);
         else conclude(s, false, "bad response");
     } else {
-        arm_recv(s);
-        return;
+        return false;
     }
-    maybe_finish(s);
+    return true;
 }
 
 } // namespace ringway::core

@@ -51,20 +51,26 @@ TEST_CASE("load options: durations") {
 TEST_CASE("load options: URLs") {
     url u;
     std::string host_port, error;
-    REQUIRE(parse_url("http://127.0.0.1:8080/a/b?c=d#frag", u, host_port, error));
+    bool tls = true;
+    REQUIRE(parse_url("http://127.0.0.1:8080/a/b?c=d#frag", u, host_port, tls, error));
     CHECK(u.host_header == "127.0.0.1:8080");
     CHECK(u.path == "/a/b?c=d");
     CHECK(host_port == "127.0.0.1:8080");
-    REQUIRE(parse_url("http://localhost", u, host_port, error));
+    REQUIRE(parse_url("http://localhost", u, host_port, tls, error));
     CHECK(u.path == "/");
     CHECK(host_port == "localhost:80");
-    REQUIRE(parse_url("http://[::1]:81?x", u, host_port, error));
+    REQUIRE(parse_url("http://[::1]:81?x", u, host_port, tls, error));
     CHECK(u.path == "/?x");
     CHECK(host_port == "[::1]:81");
-    CHECK_FALSE(parse_url("https://example.com/", u, host_port, error));
-    CHECK(error.find("https") != std::string::npos);
-    CHECK_FALSE(parse_url("127.0.0.1:80/", u, host_port, error));
-    CHECK_FALSE(parse_url("http://127.0.0.1:80/a b", u, host_port, error));
+    REQUIRE(parse_url("https://example.com/x", u, host_port, tls, error));
+    CHECK(tls);
+    CHECK(host_port == "example.com:443"); // https's default port
+    CHECK(u.host_header == "example.com");
+    REQUIRE(parse_url("http://example.com", u, host_port, tls, error));
+    CHECK_FALSE(tls);
+    CHECK_FALSE(parse_url("ftp://example.com/", u, host_port, tls, error));
+    CHECK_FALSE(parse_url("127.0.0.1:80/", u, host_port, tls, error));
+    CHECK_FALSE(parse_url("http://127.0.0.1:80/a b", u, host_port, tls, error));
 }
 
 TEST_CASE("load options: defaults and a full HTTP command line") {
@@ -114,6 +120,50 @@ TEST_CASE("load options: usage errors") {
     CHECK_FALSE(parse({"--url", "http://127.0.0.1:9/", "--duration"}, o));  // no value
     CHECK_FALSE(parse({"--tcp", "127.0.0.1:9", "--tcp-stream", "--rate", "5"}, o));
     CHECK_FALSE(parse({"--url", "http://127.0.0.1:9/", "--tcp-stream"}, o));
+}
+
+TEST_CASE("load options: https") {
+    options d;
+    REQUIRE(parse({"--url", "https://127.0.0.1:9/"}, d));
+    CHECK(d.tls.enabled);
+    CHECK(d.tls.verify); // verification is the default
+    CHECK(d.tls.ca_file.empty());
+    CHECK(d.tls.server_name.empty());
+    CHECK(d.tls.version == 0);
+    CHECK_FALSE(d.tls.resume);
+    CHECK(d.targets.front().host == "127.0.0.1");
+
+    options o;
+    REQUIRE(parse({"--url", "https://localhost:8443/a", "-k", "--sni", "example.com",
+                   "--tls-version", "1.3", "--ciphers", "TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256",
+                   "--groups", "X25519:P-256", "--new-connection", "--tls-resume"},
+                  o));
+    CHECK(o.tls.enabled);
+    CHECK_FALSE(o.tls.verify);
+    CHECK(o.tls.server_name == "example.com");
+    CHECK(o.tls.version == 13);
+    CHECK(o.tls.ciphers == "TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256");
+    CHECK(o.tls.groups == "X25519:P-256");
+    CHECK(o.tls.resume);
+    CHECK(o.targets.front().host == "localhost");
+
+    options c;
+    REQUIRE(parse({"--url", "https://[::1]:9/", "--cacert", "/tmp/ca.pem", "--insecure",
+                   "--tls-version=1.2"}, c));
+    CHECK(c.tls.ca_file == "/tmp/ca.pem");
+    CHECK_FALSE(c.tls.verify);
+    CHECK(c.tls.version == 12);
+    CHECK(c.targets.front().host == "::1");
+
+    options e;
+    CHECK_FALSE(parse({"--url", "https://127.0.0.1:9/", "--tls-version", "1.1"}, e));
+    CHECK_FALSE(parse({"--url", "https://127.0.0.1:9/", "--tls-resume"}, e)); // needs --new-connection
+    CHECK_FALSE(parse({"--url", "http://127.0.0.1:9/", "-k"}, e));           // TLS flags need https
+    CHECK_FALSE(parse({"--url", "http://127.0.0.1:9/", "--sni", "x"}, e));
+    CHECK_FALSE(parse({"--tcp", "127.0.0.1:9", "--cacert", "x.pem"}, e));
+    CHECK_FALSE(parse({"--url", "https://127.0.0.1:9/", "--url", "http://127.0.0.1:9/"}, e)); // mixed
+    CHECK_FALSE(parse({"--url", "https://127.0.0.1:9/", "--sni", "a b"}, e));
+    CHECK_FALSE(parse({"--url", "https://127.0.0.1:9/", "--groups", ""}, e));
 }
 
 TEST_CASE("load request: the bytes of a request") {
