@@ -108,11 +108,10 @@ def test_unreadable_key():
 
 
 def test_directory_paths():
-    # BUG (ringway, core/tls/context.cpp read_text): std::ifstream opens a
-    # directory, and reading it throws std::ios_base::failure ("basic_filebuf::
-    # underflow error reading the file: Is a directory"), which nothing catches:
-    # `check` and `run` abort (SIGABRT, status 134) instead of exit 1 with a
-    # message. This test fails until that is fixed.
+    # Regression: std::ifstream opened a directory and reading it threw
+    # std::ios_base::failure, which nothing caught: `check` and `run` aborted
+    # (SIGABRT, status 134) instead of exit 1 with a message (fixed on main in
+    # 462517c).
     d = os.path.join(tmp_dir(), "a-directory")
     os.makedirs(d, exist_ok=True)
     reason = r"directory|cannot read|not a (regular )?file"

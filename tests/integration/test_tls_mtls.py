@@ -109,11 +109,9 @@ def test_refusals_alone_are_counted():
                 outcome, what = attempt(rw.address(), ctx_for(version), "/alone")
                 check(outcome == "refused", f"{version}, no certificate: served ({what})")
             check(rw.stop() == 0, f"ringway exit status:\n{rw.tail()}")
-        # BUG (ringway, core/daemon/main.cpp log_totals): event=tls_stats is
-        # written only when handshakes + server_handshakes + failed_malformed +
-        # failed_closed > 0, so refusals counted as failed_client_cert,
-        # failed_version, failed_sni, failed_cipher or failed_timeout alone are
-        # never reported. This check fails until that is fixed.
+        # Regression: event=tls_stats used to be written only when handshakes,
+        # server_handshakes, failed_malformed or failed_closed moved, so
+        # refusals alone were never reported (fixed on main in 462517c).
         st = tls_stats(rw)
         check(st.get("failed_client_cert", 0) == len(VERSIONS),
               f"tls_stats failed_client_cert={st.get('failed_client_cert')}, expected {len(VERSIONS)}: {st}")
