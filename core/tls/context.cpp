@@ -343,6 +343,9 @@ SSL_CTX* server_context::new_ctx(std::string* why) {
     const auto& t = settings_;
     if (!apply_common(ctx, t.min_version, t.ciphers, t.ciphersuites, t.groups, why)) return nullptr;
     SSL_CTX_set_app_data(ctx, this);
+    // The server's cipher order decides (config/config.hpp), ChaCha20 for
+    // clients that ask for it first (no AES instructions).
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
     // Stateless tickets only: no session cache, one ticket per handshake.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
