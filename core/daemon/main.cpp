@@ -19,6 +19,7 @@
 #include "core/engine/loop.hpp"
 #include "core/engine/user_data.hpp"
 #include "core/proxy.hpp"
+#include "core/tls/alloc.hpp"
 #include "core/tls/context.hpp"
 
 #ifndef RINGWAY_VERSION
@@ -274,6 +275,7 @@ int main(int argc, char** argv) {
     // each close paid an madvise and a TLB flush (~8% of a full handshake's
     // CPU in a profile). Up to 4 MiB of free top stays with each arena.
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
+    if (std::getenv("RINGWAY_PLAIN_MALLOC") == nullptr) core::tls::install_allocator();
     std::string command;
     std::string path;
     for (int i = 1; i < argc; ++i) {
