@@ -88,6 +88,55 @@ void worker::preamble_start(session& s) noexcept {
     streams_.arm_recv(s.client, false, true, ctx_.recv_ud(s, true));
 }
 
+// Reads a PROXY header at the start of `bytes`: *from is set past it (0 while
+// more is needed), *need_more when it is not whole yet. False when it is
+// malformed (counted, logged at most once a second).
+bool worker::preamble_proxy(session& s, std::string_view bytes, std::uint32_t* from,
+                            bool* need_more) noexcept {
+    auto r = proto::proxy::parse(bytes);
+    if (r.status == proto::proxy::parse_status::error) {
+        stats_.proxy_protocol_errors.add();
+        if (ctx_.now() - last_preamble_log_ms_ >= 1000) {
+            last_preamble_log_ms_ = ctx_.now();
+            log::warn("proxy_protocol_error").kv("worker", index_).kv("reason", r.reason)
+                .kv("total", stats_.proxy_protocol_errors.get());
+        }
+        return false;
+    }
+    *need_more = r.status == proto::proxy::parse_status::need_more;
+    if (*need_more) return true;
+    *from = std::uint32_t(r.consumed);
+    if (r.source.ss_family == AF_INET) {
+        s.peer.v4 = reinterpret_cast<const sockaddr_in&>(r.source);
+        s.proxy_dst.v4 = reinterpret_cast<const sockaddr_in&>(r.destination);
+    } else if (r.source.ss_family == AF_INET6) {
+        s.peer.v6 = reinterpret_cast<const sockaddr_in6&>(r.source);
+        s.proxy_dst.v6 = reinterpret_cast<const sockaddr_in6&>(r.destination);
+    } else {
+        return true; // LOCAL or UNKNOWN: the connection's own peer stands
+    }
+    s.key = client_key(r.source);
+    s.peer_from_proxy = true;
+    return true;
+}
+
+// Appends a receive to the bytes gathered so far: returns the buffer that
+// holds them all (the receive itself when nothing was gathered), with *n
+// set; no_buffer when out of memory (`bid` is recycled then).
+std::uint16_t worker::preamble_gather(session& s, std::uint16_t bid, std::uint32_t* n) noexcept {
+    if (s.preamble_bid == no_buffer) return bid;
+    try {
+        buffers_.block(s.preamble_bid).append(buffers_.data(bid), *n);
+    } catch (...) {
+        buffers_.recycle(bid);
+        return no_buffer;
+    }
+    buffers_.recycle(bid);
+    buffers_.seal_block(s.preamble_bid);
+    *n = buffers_.meta(s.preamble_bid).length;
+    return s.preamble_bid;
+}
+
 void worker::preamble_on_recv(session& s, const completion& c) noexcept {
     s.client.recv_armed = false;
     if (c.res > 0) buffers_.taken();
@@ -104,93 +153,58 @@ void worker::preamble_on_recv(session& s, const completion& c) noexcept {
         ctx_.close(s, c.res < 0);
         return;
     }
-    std::uint16_t bid = completion_bid(c);
     auto n = std::uint32_t(c.res);
-    if (s.preamble_bid != no_buffer) { // gathering: append, then read the whole
-        try {
-            buffers_.block(s.preamble_bid).append(buffers_.data(bid), n);
-        } catch (...) {
-            buffers_.recycle(bid);
-            ctx_.close(s, true);
-            return;
-        }
-        buffers_.recycle(bid);
-        bid = s.preamble_bid;
-        buffers_.seal_block(bid);
-        n = buffers_.meta(bid).length;
-    }
+    std::uint16_t bid = preamble_gather(s, completion_bid(c), &n);
+    if (bid == no_buffer) return ctx_.close(s, true);
     std::string_view bytes(buffers_.data(bid), n);
     std::uint32_t from = 0;
     bool need_more = false;
-    if (s.proxy_pending) {
-        auto r = proto::proxy::parse(bytes);
-        if (r.status == proto::proxy::parse_status::error) {
-            stats_.proxy_protocol_errors.add();
-            if (ctx_.now() - last_preamble_log_ms_ >= 1000) {
-                last_preamble_log_ms_ = ctx_.now();
-                log::warn("proxy_protocol_error").kv("worker", index_).kv("reason", r.reason)
-                    .kv("total", stats_.proxy_protocol_errors.get());
-            }
-            if (bid != s.preamble_bid) buffers_.recycle(bid);
-            ctx_.close(s, true);
-            return;
-        }
-        need_more = r.status == proto::proxy::parse_status::need_more;
-        if (!need_more) {
-            from = std::uint32_t(r.consumed);
-            if (r.source.ss_family == AF_INET || r.source.ss_family == AF_INET6) {
-                if (r.source.ss_family == AF_INET) {
-                    s.peer.v4 = reinterpret_cast<const sockaddr_in&>(r.source);
-                    s.proxy_dst.v4 = reinterpret_cast<const sockaddr_in&>(r.destination);
-                } else {
-                    s.peer.v6 = reinterpret_cast<const sockaddr_in6&>(r.source);
-                    s.proxy_dst.v6 = reinterpret_cast<const sockaddr_in6&>(r.destination);
-                }
-                s.key = client_key(r.source);
-                s.peer_from_proxy = true;
-            }
-        }
-    }
-    const config::pool* routed = nullptr;
-    if (!need_more && s.sni_pending) {
-        auto r = proto::tls::read_client_hello(bytes.substr(from));
-        need_more = r.status == proto::tls::read_status::need_more && from < n;
-        if (r.status == proto::tls::read_status::done) routed = sni_route(config_->listeners[s.listener], r.server_name());
-        if (!need_more) {
-            if (routed != nullptr) stats_.sni_routed.add();
-            else stats_.sni_default.add();
-        }
-    }
-    if (need_more || from == n) {
-        // Keep what came (from the start: the codecs read it again whole).
-        if (bid != s.preamble_bid) {
-            std::uint16_t b = buffers_.take_block();
-            if (b == no_buffer) {
-                buffers_.recycle(bid);
-                ctx_.close(s, true);
-                return;
-            }
-            buffers_.block(b).assign(bytes);
-            buffers_.seal_block(b);
-            buffers_.recycle(bid);
-            s.preamble_bid = b;
-        }
-        if (!need_more && s.proxy_pending) { // the whole header and nothing after it
-            s.proxy_pending = false;
-            stats_.proxy_protocol.add();
-            buffers_.recycle(s.preamble_bid);
-            s.preamble_bid = no_buffer;
-            if (!s.sni_pending) return preamble_done(s, no_buffer, 0, 0);
-        }
-        streams_.arm_recv(s.client, false, false, ctx_.recv_ud(s, true));
+    if (s.proxy_pending && !preamble_proxy(s, bytes, &from, &need_more)) {
+        if (bid != s.preamble_bid) buffers_.recycle(bid);
+        ctx_.close(s, true);
         return;
     }
+    const config::pool* routed = nullptr;
+    if (!need_more && s.sni_pending && from < n) {
+        auto r = proto::tls::read_client_hello(bytes.substr(from));
+        need_more = r.status == proto::tls::read_status::need_more;
+        if (r.status == proto::tls::read_status::done)
+            routed = sni_route(config_->listeners[s.listener], r.server_name());
+        if (!need_more) (routed != nullptr ? stats_.sni_routed : stats_.sni_default).add();
+    }
+    if (need_more || from == n) return preamble_keep(s, bid, bytes, need_more);
     if (s.proxy_pending) stats_.proxy_protocol.add();
     s.proxy_pending = false;
     s.sni_pending = false;
     s.preamble_bid = no_buffer; // now `bid` (if it was the block), handed on
     if (routed != nullptr) s.pool = upstream_->find_pool(routed->name);
     preamble_done(s, bid, from, n);
+}
+
+// Not all there yet (or a PROXY header with nothing after it): keep what
+// came, from the start (the codecs read it again whole), and read on.
+void worker::preamble_keep(session& s, std::uint16_t bid, std::string_view bytes,
+                           bool need_more) noexcept {
+    if (bid != s.preamble_bid) {
+        std::uint16_t b = buffers_.take_block();
+        if (b == no_buffer) {
+            buffers_.recycle(bid);
+            ctx_.close(s, true);
+            return;
+        }
+        buffers_.block(b).assign(bytes);
+        buffers_.seal_block(b);
+        buffers_.recycle(bid);
+        s.preamble_bid = b;
+    }
+    if (!need_more && s.proxy_pending) { // the whole header and nothing after it
+        s.proxy_pending = false;
+        stats_.proxy_protocol.add();
+        buffers_.recycle(s.preamble_bid);
+        s.preamble_bid = no_buffer;
+        if (!s.sni_pending) return preamble_done(s, no_buffer, 0, 0);
+    }
+    streams_.arm_recv(s.client, false, false, ctx_.recv_ud(s, true));
 }
 
 // The preamble is read: `bid` [from, to) is what followed it (no_buffer: nothing).

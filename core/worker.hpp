@@ -132,6 +132,10 @@ private:
     // ClientHello of SNI routing).
     void preamble_start(session& s) noexcept;
     void preamble_on_recv(session& s, const completion& c) noexcept;
+    bool preamble_proxy(session& s, std::string_view bytes, std::uint32_t* from,
+                        bool* need_more) noexcept;
+    std::uint16_t preamble_gather(session& s, std::uint16_t bid, std::uint32_t* n) noexcept;
+    void preamble_keep(session& s, std::uint16_t bid, std::string_view bytes, bool need_more) noexcept;
     void preamble_done(session& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
     bool proxy_source_allowed(const session& s) noexcept;
     config::pool const* sni_route(const config::listener& l, std::string_view name) const noexcept;
