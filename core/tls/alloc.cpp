@@ -6,8 +6,14 @@
 #include <cstdlib>
 #include <cstring>
 
+// Under the sanitizers OpenSSL keeps malloc: they must see every allocation.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RINGWAY_TLS_PLAIN_MALLOC 1
+#endif
+
 namespace ringway::core::tls {
 
+#ifndef RINGWAY_TLS_PLAIN_MALLOC
 namespace {
 
 // Size classes of 16 B .. 32 KiB (powers of two); a block carries its class
@@ -115,12 +121,9 @@ void* resize(void* ptr, std::size_t n, const char* file, int line) {
 
 } // namespace
 
-bool install_allocator() noexcept {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    return false; // the sanitizers must see every allocation
+bool install_allocator() noexcept { return CRYPTO_set_mem_functions(take, resize, give) == 1; }
 #else
-    return CRYPTO_set_mem_functions(take, resize, give) == 1;
+bool install_allocator() noexcept { return false; }
 #endif
-}
 
 } // namespace ringway::core::tls
