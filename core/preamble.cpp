@@ -59,12 +59,13 @@ bool worker::proxy_source_allowed(const session& s) noexcept {
     return false;
 }
 
-config::pool const* worker::sni_route(const config::listener& l, std::string_view name) const noexcept {
-    for (const auto& r : l.routes) {
+pool_state* worker::sni_route(std::uint32_t listener, std::string_view name) const noexcept {
+    const auto& routes = config_->listeners[listener].routes;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
         // A route without sni takes the connections that send no name.
-        bool match = r.sni.empty() && name.empty();
-        for (const auto& p : r.sni) match = match || (!name.empty() && name_matches(p, name));
-        if (match) return &config_->pools.at(r.pool);
+        bool match = routes[i].sni.empty() && name.empty();
+        for (const auto& p : routes[i].sni) match = match || (!name.empty() && name_matches(p, name));
+        if (match) return sni_pools_[listener][i];
     }
     return nullptr;
 }
@@ -164,12 +165,12 @@ void worker::preamble_on_recv(session& s, const completion& c) noexcept {
         ctx_.close(s, true);
         return;
     }
-    const config::pool* routed = nullptr;
+    pool_state* routed = nullptr;
     if (!need_more && s.sni_pending && from < n) {
         auto r = proto::tls::read_client_hello(bytes.substr(from));
         need_more = r.status == proto::tls::read_status::need_more;
         if (r.status == proto::tls::read_status::done)
-            routed = sni_route(config_->listeners[s.listener], r.server_name());
+            routed = sni_route(s.listener, r.server_name());
         if (!need_more) (routed != nullptr ? stats_.sni_routed : stats_.sni_default).add();
     }
     if (need_more || from == n) return preamble_keep(s, bid, bytes, need_more);
@@ -177,7 +178,7 @@ void worker::preamble_on_recv(session& s, const completion& c) noexcept {
     s.proxy_pending = false;
     s.sni_pending = false;
     s.preamble_bid = no_buffer; // now `bid` (if it was the block), handed on
-    if (routed != nullptr) s.pool = upstream_->find_pool(routed->name);
+    if (routed != nullptr) s.pool = routed;
     preamble_done(s, bid, from, n);
 }
 

@@ -75,6 +75,11 @@ worker::worker(unsigned index, std::shared_ptr<const config::root> cfg, const ur
     ctx_.l4 = l4_.get();
     http_ = std::make_unique<http_protocol>(ctx_, *config_, max_sessions);
     ctx_.http = http_.get();
+    sni_pools_.resize(config_->listeners.size());
+    for (std::size_t i = 0; i < config_->listeners.size(); ++i)
+        if (config_->listeners[i].protocol == config::protocol_kind::tcp)
+            for (const auto& r : config_->listeners[i].routes)
+                sni_pools_[i].push_back(upstream_->find_pool(r.pool));
     free_slots_.reserve(max_sessions);
     for (std::uint32_t i = max_sessions; i > 0; --i) free_slots_.push_back(i - 1);
     reap_.reserve(max_sessions);
@@ -215,11 +220,8 @@ void worker::on_completion(const completion& c) noexcept {
     case op_kind::drain_deadline: return; // control thread only
     default: break;
     }
-    std::uint32_t slot = t.slot & 0xffffffu;
-    if (slot >= sessions_.size()) return;
-    session& s = sessions_[slot];
-    if ((s.generation & generation_mask) != t.generation || s.state == session_state::free ||
-        (worker_context::server_side(t.kind) && (t.slot >> 24) != s.server_epoch)) {
+    session* s = session_of(t);
+    if (s == nullptr) {
         // A stale completion for a slot reused since: nothing to do, except
         // handing back a buffer the engine filled for it.
         if (c.flags & completion_buffer) {
@@ -228,7 +230,17 @@ void worker::on_completion(const completion& c) noexcept {
         }
         return;
     }
-    on_session_completion(s, t.kind, c);
+    on_session_completion(*s, t.kind, c);
+}
+
+session* worker::session_of(const tag& t) noexcept {
+    std::uint32_t slot = t.slot & 0xffffffu;
+    if (slot >= sessions_.size()) return nullptr;
+    session& s = sessions_[slot];
+    if ((s.generation & generation_mask) != t.generation || s.state == session_state::free ||
+        (worker_context::server_side(t.kind) && (t.slot >> 24) != s.server_epoch))
+        return nullptr;
+    return &s;
 }
 
 void worker::on_session_completion(session& s, op_kind kind, const completion& c) noexcept {

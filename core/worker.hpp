@@ -43,6 +43,7 @@ class http_protocol;
 namespace tls {
 struct registry;
 class transport;
+class client_context;
 } // namespace tls
 
 // A listening socket handed to this worker (its own SO_REUSEPORT socket).
@@ -107,6 +108,9 @@ public:
 private:
     // worker.cpp: dispatch, sessions' start and end, timers, commands.
     void on_session_completion(session& s, op_kind kind, const completion& c) noexcept;
+    // The session a tag names, or null when the tag is stale (slot reused,
+    // or a server connection given up since).
+    session* session_of(const tag& t) noexcept;
     void on_recv(session& s, bool from_client, const completion& c) noexcept;
     void on_sent(session& s, bool to_client, int res) noexcept;
     void on_timer(session& s) noexcept;
@@ -138,7 +142,8 @@ private:
     void preamble_keep(session& s, std::uint16_t bid, std::string_view bytes, bool need_more) noexcept;
     void preamble_done(session& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept;
     bool proxy_source_allowed(const session& s) noexcept;
-    config::pool const* sni_route(const config::listener& l, std::string_view name) const noexcept;
+    // The pool of the first SNI route of `listener` that takes `name`, or null.
+    pool_state* sni_route(std::uint32_t listener, std::string_view name) const noexcept;
     // acceptor.cpp: listening sockets.
     void arm_accept(listen_socket& l) noexcept;
     void cancel_accept(listen_socket& l) noexcept;
@@ -166,6 +171,8 @@ private:
     std::unique_ptr<connector> upstream_;
     std::unique_ptr<l4_relay> l4_;
     std::unique_ptr<http_protocol> http_;
+    std::vector<std::vector<pool_state*>> sni_pools_;  // per listener, per route (tcp listeners)
+    std::vector<std::pair<const pool_state*, const tls::client_context*>> pool_tls_; // TLS pools
     const tls::registry* tls_registry_ = nullptr;
     std::unique_ptr<tls::transport> tls_;
     std::vector<std::uint64_t> ready_;       // receive tags: see stream_io::set_ready

@@ -17,6 +17,8 @@ namespace ringway::core {
 void worker::use_tls(const tls::registry* r) {
     tls_registry_ = r;
     if (r == nullptr || !r->any()) return;
+    for (const auto& [name, ctx] : r->pools)
+        if (pool_state* p = upstream_->find_pool(name)) pool_tls_.emplace_back(p, ctx.get());
     tls_ = std::make_unique<tls::transport>(buffers_);
     streams_.set_tls(tls_.get());
     // Plaintext of records goes to spare buffers: as many as the ring has
@@ -36,7 +38,6 @@ void worker::tls_accept(session& s, std::uint16_t bid, std::uint32_t from, std::
         return;
     }
     s.client.tls = c;
-    s.client.transport = transport_kind::tls;
     s.state = session_state::handshake;
     ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + ctx.settings().handshake_timeout.count());
     s.client.recv_armed = true; // the handshake's own receives
@@ -51,9 +52,8 @@ void worker::tls_accept(session& s, std::uint16_t bid, std::uint32_t from, std::
 
 void worker::tls_connect(session& s) noexcept {
     const tls::client_context* ctx = nullptr;
-    if (tls_registry_ != nullptr)
-        if (auto it = tls_registry_->pools.find(s.pool->config().name); it != tls_registry_->pools.end())
-            ctx = it->second.get();
+    for (const auto& [pool, c] : pool_tls_) // a few entries: the pools with TLS
+        if (pool == s.pool) ctx = c;
     const auto& servers = s.pool->config().servers;
     tls::connection* c =
         ctx != nullptr && tls_ ? tls_->attach_client(*ctx, servers[std::size_t(s.server_index)].addr,
@@ -66,7 +66,6 @@ void worker::tls_connect(session& s) noexcept {
         return;
     }
     s.server.tls = c;
-    s.server.transport = transport_kind::tls;
     // The handshake is bounded as the connect was (the protocol's timer is
     // not in use until the server is ready).
     ctx_.wheel->schedule(&s.idle_timer, ctx_.now() + s.pool->config().connect_timeout.count());
@@ -214,14 +213,10 @@ void worker::deliver_ready() noexcept {
         ready_batch_.swap(ready_);
         for (std::uint64_t ud : ready_batch_) {
             tag t = decode(ud);
-            std::uint32_t slot = t.slot & 0xffffffu;
-            if (slot >= sessions_.size()) continue;
-            session& s = sessions_[slot];
+            session* live = session_of(t);
+            if (live == nullptr || live->state == session_state::closing) continue;
+            session& s = *live;
             bool client_side = t.kind == op_kind::recv_client;
-            if ((s.generation & generation_mask) != t.generation || s.state == session_state::free ||
-                s.state == session_state::closing ||
-                (!client_side && (t.slot >> 24) != s.server_epoch))
-                continue;
             stream& st = client_side ? s.client : s.server;
             if (!st.recv_armed) continue;
             if (st.held != no_buffer) {

@@ -171,7 +171,6 @@ void stream_io::drop_tls(stream& s, bool orderly) noexcept {
     if (s.tls == nullptr) return;
     tls_->detach(s.tls, s.fd, orderly && !s.shut);
     s.tls = nullptr;
-    s.transport = transport_kind::plain;
 }
 
 bool stream_io::idle_usable(int fd) noexcept {

@@ -4,8 +4,8 @@
 // Protocols (core/l4, core/http) move bytes only through here; they never
 // touch the engine or a socket.
 //
-// A stream carries a transport slot: `plain` (bytes go to the socket as they
-// are) or `tls` (core/tls/transport.hpp: queue/flush take plaintext, which is
+// A stream carries a transport slot: plain (tls null: bytes go to the socket
+// as they are) or TLS (core/tls/transport.hpp: queue/flush take plaintext, which is
 // encrypted at once; receives hand plaintext up, one chunk per arm_recv).
 //
 // Invariants:
@@ -38,8 +38,6 @@ struct connection;
 class transport;
 } // namespace tls
 
-// What sits between the stream and the socket.
-enum class transport_kind : std::uint8_t { plain, tls };
 
 struct stream {
     int fd = -1;
@@ -54,8 +52,7 @@ struct stream {
     bool starved = false;                // waiting for free buffers to re-arm the receive
     bool move_out = false;               // send cancelled to move the queue out of the pool
     std::int64_t send_since_ms = 0;      // when the send in flight was submitted
-    transport_kind transport = transport_kind::plain;
-    tls::connection* tls = nullptr;      // transport == tls
+    tls::connection* tls = nullptr;      // the transport: null for plain
     // Bytes received before the protocol started (after a PROXY header),
     // handed up at the protocol's first arm_recv: buffer `held`, [0, held_len).
     std::uint16_t held = no_buffer;

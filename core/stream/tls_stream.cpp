@@ -60,12 +60,7 @@ int stream_io::tls_sent(stream& s, int res, std::uint64_t ud) noexcept {
 }
 
 void stream_io::tls_send_now(stream& s) noexcept {
-    tls::connection& c = *s.tls;
-    if (s.send_inflight || c.out_next == no_buffer || s.fd < 0) return;
-    const std::string& b = buffers_->block(c.out_next);
-    [[maybe_unused]] ssize_t r = ::send(s.fd, b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    buffers_->recycle(c.out_next);
-    c.out_next = no_buffer;
+    if (!s.send_inflight) tls_->send_now(*s.tls, s.fd);
 }
 
 void stream_io::tls_input(stream& s, std::uint16_t bid, std::uint32_t from, std::uint32_t to) noexcept {

@@ -191,10 +191,7 @@ void transport::detach(connection* c, int fd, bool orderly) noexcept {
     if (orderly && !c->handshaking && c->failed == failure::none && fd >= 0 &&
         c->out_inflight == no_buffer) {
         close_notify(*c);
-        if (c->out_next != no_buffer) {
-            const std::string& b = buffers_->block(c->out_next);
-            [[maybe_unused]] ssize_t r = ::send(fd, b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        }
+        send_now(*c, fd);
     }
     ERR_clear_error();
     // A close without close_notify would make OpenSSL mark the session not
@@ -287,6 +284,14 @@ bool transport::write(connection& c, const char* data, std::uint32_t len) noexce
         return false;
     }
     return true;
+}
+
+void transport::send_now(connection& c, int fd) noexcept {
+    if (c.out_next == no_buffer || fd < 0) return;
+    const std::string& b = buffers_->block(c.out_next);
+    [[maybe_unused]] ssize_t r = ::send(fd, b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    buffers_->recycle(c.out_next);
+    c.out_next = no_buffer;
 }
 
 void transport::close_notify(connection& c) noexcept {

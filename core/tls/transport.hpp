@@ -117,6 +117,10 @@ public:
     bool write(connection& c, const char* data, std::uint32_t len) noexcept;
     // Queues close_notify into c.out_next.
     void close_notify(connection& c) noexcept;
+    // Sends c.out_next on `fd` at once, best effort and non-blocking (an
+    // alert, close_notify: a few dozen bytes), and recycles it. Only with no
+    // send in flight on `fd`.
+    void send_now(connection& c, int fd) noexcept;
 
     // The client certificate's subject (RFC 2253) and SHA-256 fingerprint
     // (hex) after a verified handshake; false when there is none.

@@ -138,7 +138,6 @@ bool connector::start_connect(session& s, int idx) noexcept {
     if (is_inet(srv.addr.family())) set_nodelay(fd);
     s.server.fd = fd;
     s.server_reused = false;
-    s.server.transport = transport_kind::plain;
     auto ms = s.pool->config().connect_timeout.count();
     s.connect_ts.tv_sec = ms / 1000;
     s.connect_ts.tv_nsec = (ms % 1000) * 1000000;

@@ -183,7 +183,8 @@ private:
     // probe_tls.cpp: the same check over TLS.
     void tls_begin(check_slot& s) noexcept;
     void tls_pump(check_slot& s) noexcept;
-    void tls_on_send(check_slot& s, int res) noexcept;
+    void tls_send(check_slot& s) noexcept;
+    void tls_sent(check_slot& s, std::uint32_t n) noexcept;
     void tls_on_recv(check_slot& s, int res) noexcept;
     void tls_end(check_slot& s) noexcept;
     // Records the verdict and cancels what is still outstanding.

@@ -164,7 +164,6 @@ void check_loop::arm_send(check_slot& s) noexcept {
 
 void check_loop::on_send(check_slot& s, int res) noexcept {
     s.io_armed = false;
-    if (s.tls) return tls_on_send(s, res);
     if (s.concluded) {
         maybe_finish(s);
         return;
@@ -174,6 +173,7 @@ void check_loop::on_send(check_slot& s, int res) noexcept {
         maybe_finish(s);
         return;
     }
+    if (s.tls) return tls_sent(s, std::uint32_t(res));
     http_probe& h = *s.http;
     h.sent += std::uint32_t(res);
     if (h.sent < h.request.size()) {
@@ -205,11 +205,11 @@ void check_loop::judge_response(check_slot& s) noexcept {
 
 void check_loop::on_recv(check_slot& s, int res) noexcept {
     s.io_armed = false;
-    if (s.tls) return tls_on_recv(s, res);
     if (s.concluded) {
         maybe_finish(s);
         return;
     }
+    if (s.tls) return tls_on_recv(s, res);
     http_probe& h = *s.http;
     if (res < 0) {
         conclude(s, false, std::strerror(-res));

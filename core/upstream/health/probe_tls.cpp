@@ -90,44 +90,34 @@ void check_loop::tls_pump(check_slot& s) noexcept {
         t.pending.assign(p, std::size_t(n));
         (void)BIO_reset(t.out);
         t.sent = 0;
-        s.io_ud = check_ud(check_op::send, s.generation, slot_index(s));
-        loop_.io().send(s.fd, t.pending.data(), unsigned(t.pending.size()), s.io_ud);
-    } else {
-        s.io_ud = check_ud(check_op::recv, s.generation, slot_index(s));
-        loop_.io().recv(s.fd, t.buffer, unsigned(tls_probe::buffer_size), s.io_ud);
+        tls_send(s);
+        return;
     }
+    s.io_ud = check_ud(check_op::recv, s.generation, slot_index(s));
+    loop_.io().recv(s.fd, t.buffer, unsigned(tls_probe::buffer_size), s.io_ud);
     s.io_armed = true;
     ++s.inflight;
 }
 
-void check_loop::tls_on_send(check_slot& s, int res) noexcept {
+// Sends what is left of the ciphertext OpenSSL wrote.
+void check_loop::tls_send(check_slot& s) noexcept {
     tls_probe& t = *s.tls;
-    if (s.concluded) {
-        maybe_finish(s);
-        return;
-    }
-    if (res <= 0) {
-        conclude(s, false, res == 0 ? "connection closed" : std::strerror(-res));
-        maybe_finish(s);
-        return;
-    }
-    t.sent += std::uint32_t(res);
-    if (t.sent < t.pending.size()) { // a short send: the rest
-        s.io_ud = check_ud(check_op::send, s.generation, slot_index(s));
-        loop_.io().send(s.fd, t.pending.data() + t.sent, unsigned(t.pending.size() - t.sent), s.io_ud);
-        s.io_armed = true;
-        ++s.inflight;
-        return;
-    }
-    tls_pump(s);
+    s.io_ud = check_ud(check_op::send, s.generation, slot_index(s));
+    loop_.io().send(s.fd, t.pending.data() + t.sent, unsigned(t.pending.size() - t.sent), s.io_ud);
+    s.io_armed = true;
+    ++s.inflight;
 }
 
+void check_loop::tls_sent(check_slot& s, std::uint32_t n) noexcept {
+    tls_probe& t = *s.tls;
+    t.sent += n;
+    if (t.sent < t.pending.size()) tls_send(s); // a short send: the rest
+    else tls_pump(s);
+}
+
+// A receive of the check's (not concluded; on_recv checked).
 void check_loop::tls_on_recv(check_slot& s, int res) noexcept {
     tls_probe& t = *s.tls;
-    if (s.concluded) {
-        maybe_finish(s);
-        return;
-    }
     if (res <= 0) {
         bool cut = s.phase != check_phase::receiving || !s.http->parser.end_of_input();
         if (cut) conclude(s, false, res == 0 ? "connection closed" : std::strerror(-res));
