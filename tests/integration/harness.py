@@ -597,6 +597,13 @@ class Ringway(Process):
             listener = next(iter(self.listeners))
         return self.listeners[listener][0]
 
+    def exit_counters(self, event: str = "stats") -> dict:
+        """After exit: the last event=EVENT line (stats, http_stats, tls_stats),
+        its numeric fields as ints; fails the test when there is none."""
+        evs = self.events(event, stream="stderr")
+        check(evs, f"no event={event} line at exit:\n{self.tail()}")
+        return {k: int(v) for k, v in evs[-1].items() if v.isdigit()}
+
     def server_stats(self) -> dict:
         """After exit: {"127.0.0.1:PORT": {"connections": N, "connect_failures": N, ...}}."""
         out = {}

@@ -186,9 +186,7 @@ class proxy_http_server:
 
 def exit_stats(rw) -> dict:
     """The event=stats line ringway prints at exit, as ints."""
-    evs = rw.events("stats", stream="stderr")
-    check(evs, f"no event=stats line at exit:\n{rw.tail()}")
-    return {k: int(v) for k, v in evs[-1].items() if v.isdigit()}
+    return rw.exit_counters("stats")
 
 
 def stop_ok(rw):

@@ -43,9 +43,7 @@ def default_certs():
 
 
 def tls_stats(rw) -> dict:
-    ev = rw.events("tls_stats", stream="stderr")
-    check(ev, f"no event=tls_stats line at exit:\n{rw.tail()}")
-    return {k: int(v) for k, v in ev[-1].items() if v.isdigit()}
+    return rw.exit_counters("tls_stats")
 
 
 def handshake(out: str):

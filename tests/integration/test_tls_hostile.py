@@ -150,9 +150,7 @@ def own_fds(pid, app) -> int:
 
 
 def tls_stats(rw) -> dict:
-    ev = rw.events("tls_stats", stream="stderr")
-    check(ev, f"no event=tls_stats line at exit:\n{rw.tail()}")
-    return {k: int(v) for k, v in ev[-1].items() if v.isdigit()}
+    return rw.exit_counters("tls_stats")
 
 
 def test_each_kind_closed_in_time():
